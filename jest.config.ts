@@ -1,0 +1,34 @@
+import type { Config } from 'jest';
+
+// One project per package. Unit and integration tests run the TypeScript sources (so a test
+// sees a change without a build); the e2e project forks fixtures that import the built packages.
+const packages = ['core', 'express', 'koa', 'fastify', 'testsuite'] as const;
+
+const sourceMap: Record<string, string> = {
+  '^@lifespan/core$': '<rootDir>/../core/src/index.ts',
+  '^@lifespan/core/http$': '<rootDir>/../core/src/http.ts',
+  '^@lifespan/express$': '<rootDir>/../express/src/index.ts',
+  '^@lifespan/koa$': '<rootDir>/../koa/src/index.ts',
+  '^@lifespan/fastify$': '<rootDir>/../fastify/src/index.ts',
+  '^@lifespan/testsuite$': '<rootDir>/../testsuite/src/index.ts',
+  // Sources import siblings as './x.js' (Node ESM rules); jest resolves the .ts file.
+  '^(\\.{1,2}/.*)\\.js$': '$1',
+};
+
+const project = (name: string, extra: Partial<Config> = {}): Config => ({
+  displayName: name,
+  rootDir: `<rootDir>/packages/${name}`,
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/test/tsconfig.json', diagnostics: false }] },
+  moduleNameMapper: sourceMap,
+  setupFilesAfterEnv: ['<rootDir>/../../scripts/jest-setup.ts'],
+  ...extra,
+});
+
+const config: Config = {
+  rootDir: '.',
+  projects: [...packages.map((name) => project(name)), project('e2e', { testTimeout: 60_000, moduleNameMapper: {} })],
+};
+
+export default config;

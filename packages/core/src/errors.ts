@@ -1,0 +1,179 @@
+/** Every code that Lifespan can put on an error or a warning. Codes are added, never renamed. */
+export type LifecycleErrorCode =
+  | 'ERR_LIFESPAN_INVALID_ARG'
+  | 'ERR_LIFESPAN_HOOK_TIMEOUT'
+  | 'ERR_LIFESPAN_HOOK_FAILED'
+  | 'ERR_LIFESPAN_DEADLINE_EXCEEDED'
+  | 'ERR_LIFESPAN_STARTUP_FAILED'
+  | 'ERR_LIFESPAN_STARTUP_ABORTED'
+  | 'ERR_LIFESPAN_REGISTER_TOO_LATE'
+  | 'ERR_LIFESPAN_ALREADY_SHUT_DOWN'
+  | 'ERR_LIFESPAN_MAX_HOOKS'
+  | 'ERR_LIFESPAN_ASYNC_HOOK_AT_EXIT'
+  | 'ERR_LIFESPAN_UNCAUGHT'
+  | 'ERR_LIFESPAN_REQUESTS_ABORTED'
+  | 'ERR_LIFESPAN_HEALTH_CHECK_FAILED'
+  | 'ERR_LIFESPAN_FORCED_EXIT';
+
+/** The closed list of codes, for documentation tests and exhaustive switches. */
+export const errorCodes: readonly LifecycleErrorCode[] = [
+  'ERR_LIFESPAN_INVALID_ARG',
+  'ERR_LIFESPAN_HOOK_TIMEOUT',
+  'ERR_LIFESPAN_HOOK_FAILED',
+  'ERR_LIFESPAN_DEADLINE_EXCEEDED',
+  'ERR_LIFESPAN_STARTUP_FAILED',
+  'ERR_LIFESPAN_STARTUP_ABORTED',
+  'ERR_LIFESPAN_REGISTER_TOO_LATE',
+  'ERR_LIFESPAN_ALREADY_SHUT_DOWN',
+  'ERR_LIFESPAN_MAX_HOOKS',
+  'ERR_LIFESPAN_ASYNC_HOOK_AT_EXIT',
+  'ERR_LIFESPAN_UNCAUGHT',
+  'ERR_LIFESPAN_REQUESTS_ABORTED',
+  'ERR_LIFESPAN_HEALTH_CHECK_FAILED',
+  'ERR_LIFESPAN_FORCED_EXIT',
+];
+
+/** Base class of every error Lifespan throws or reports; branch on `code`, not on the class. */
+export abstract class LifecycleError extends Error {
+  abstract readonly code: LifecycleErrorCode;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A bad argument or option, named in the message. */
+export class InvalidArgumentError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_INVALID_ARG';
+  constructor(
+    readonly argument: string,
+    message: string,
+  ) {
+    super(`Invalid argument "${argument}": ${message}`);
+  }
+}
+
+/** A hook that did not settle within its own `timeoutMs` and was abandoned. */
+export class HookTimeoutError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_HOOK_TIMEOUT';
+  constructor(
+    readonly hookName: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`Shutdown hook "${hookName}" did not settle within ${timeoutMs} ms`);
+  }
+}
+
+/** A hook that threw or rejected; the original failure is the `cause`. */
+export class HookFailedError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_HOOK_FAILED';
+  constructor(
+    readonly hookName: string,
+    readonly phase: string,
+    cause: unknown,
+  ) {
+    super(`${phase === 'startup' ? 'Startup' : 'Shutdown'} hook "${hookName}" failed: ${describe(cause)}`, { cause });
+  }
+}
+
+/** A hook that was still running (or had not started) when the lifecycle's global deadline passed. */
+export class DeadlineExceededError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_DEADLINE_EXCEEDED';
+  constructor(
+    readonly hookName: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`Shutdown hook "${hookName}" was cut off by the lifecycle deadline (timeoutMs ${timeoutMs} ms)`);
+  }
+}
+
+/** `start()` failed because a startup hook failed; the hook's error is the `cause`. */
+export class StartupFailedError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_STARTUP_FAILED';
+  constructor(
+    readonly hookName: string,
+    cause: unknown,
+  ) {
+    super(`Startup hook "${hookName}" failed, so the lifecycle shut down: ${describe(cause)}`, { cause });
+  }
+}
+
+/** `start()` did not finish because shutdown began first. */
+export class StartupAbortedError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_STARTUP_ABORTED';
+  constructor(readonly reason: string) {
+    super(`Startup was aborted because shutdown began (reason: ${reason})`);
+  }
+}
+
+/** A shutdown hook registered after the close phase had started: it could never run. */
+export class RegisterTooLateError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_REGISTER_TOO_LATE';
+  constructor(
+    readonly hookName: string,
+    readonly state: string,
+  ) {
+    super(`Cannot register shutdown hook "${hookName}": the lifecycle is already "${state}", so it would never run`);
+  }
+}
+
+/** An operation that needs a lifecycle that has not shut down (`start()` after `shutdown()`). */
+export class AlreadyShutDownError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_ALREADY_SHUT_DOWN';
+  constructor(
+    readonly operation: string,
+    readonly state: string,
+  ) {
+    super(`Cannot ${operation}: the lifecycle is already "${state}"`);
+  }
+}
+
+/** An uncaught exception or unhandled rejection that made Lifespan shut the process down. */
+export class UncaughtError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_UNCAUGHT';
+  constructor(
+    readonly origin: string,
+    cause: unknown,
+  ) {
+    super(`${origin}: ${describe(cause)}`, { cause });
+  }
+}
+
+/** In-flight requests were still running at the drain timeout or deadline, and their connections were destroyed. */
+export class RequestsAbortedError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_REQUESTS_ABORTED';
+  constructor(
+    readonly requests: number,
+    readonly timeoutMs: number,
+  ) {
+    super(`${requests} in-flight request(s) had not finished after ${timeoutMs} ms; their connections were destroyed`);
+  }
+}
+
+/** A user health check failed or timed out; readiness reports its name. */
+export class HealthCheckFailedError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_HEALTH_CHECK_FAILED';
+  constructor(
+    readonly checkName: string,
+    cause: unknown,
+  ) {
+    super(`Health check "${checkName}" failed: ${describe(cause)}`, { cause });
+  }
+}
+
+/** A second signal arrived while shutting down, so the process exits at once. */
+export class ForcedExitError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_FORCED_EXIT';
+  constructor(
+    readonly signal: string,
+    readonly exitCode: number,
+  ) {
+    super(`Received ${signal} again during shutdown; exiting immediately with code ${exitCode}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  return String(value);
+}

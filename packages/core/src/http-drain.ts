@@ -1,0 +1,374 @@
+import { debuglog } from 'node:util';
+import { Server as NetServer } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RequestScope } from './request-scope.js';
+import type { ScopeOwner } from './request-scope.js';
+import { now } from './run-hook.js';
+import type { DrainEvent, DrainStats } from './types.js';
+
+const debug = debuglog('lifespan');
+
+const kConnection = Symbol('@lifespan/core.connection');
+const kRequestScope = Symbol('@lifespan/core.requestScope');
+const kTracked = Symbol('@lifespan/core.tracked');
+
+/** Any server Lifespan can drain: `node:http`, `node:https` or a `node:http2` server. */
+export type DrainableServer = NetServer;
+
+interface Connection {
+  readonly drainer: HttpDrainer;
+  readonly socket: Socket;
+  active: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  ending: boolean;
+}
+
+interface ServerRecord {
+  readonly server: DrainableServer;
+  readonly explicit: boolean;
+  readonly originalClose: DrainableServer['close'] | undefined;
+  closeEmitted: boolean;
+  listenerClosed: boolean;
+  readonly http2: boolean;
+}
+
+interface Http2SessionLike {
+  close(callback?: () => void): void;
+  destroy(): void;
+  once(event: 'close', listener: () => void): unknown;
+  readonly closed: boolean;
+}
+
+type Tracked = ServerResponse & { [kConnection]?: Connection; [kTracked]?: HttpDrainer };
+type ScopedRequest = IncomingMessage & { [kRequestScope]?: RequestScope };
+type TrackedSocket = Socket & { [kConnection]?: Connection; parser?: unknown };
+
+/** What the drainer tells the lifecycle. */
+export interface DrainerHost {
+  /** An explicitly attached server was closed by someone else (`server.close()`, cluster disconnect). */
+  onServerClose(server: DrainableServer): void;
+  /** A drain milestone, for timelines. */
+  onDrainEvent(event: DrainEvent): void;
+  /** A request-scope callback threw. */
+  reportScopeError(error: unknown): void;
+}
+
+/** Timing of one drain. */
+export interface DrainPlan {
+  readonly delayMs: number;
+  readonly timeoutMs: number;
+  readonly idleGraceMs: number;
+  /** In `now()` time. */
+  readonly deadline: number;
+}
+
+/**
+ * Tracks connections and in-flight requests of the attached servers and drains them without
+ * losing a request: close the listener only, `Connection: close` on every response that can still
+ * carry it, close connections only once they have been idle for a grace period, destroy what is left
+ * at the timeout.
+ */
+export class HttpDrainer implements ScopeOwner {
+  readonly watchers = new Set<RequestScope>();
+  shutdownReason: string | undefined;
+  readonly #host: DrainerHost;
+  readonly #servers = new Map<DrainableServer, ServerRecord>();
+  readonly #connections = new Set<TrackedSocket>();
+  readonly #inFlight = new Set<Tracked>();
+  readonly #sessions = new Set<Http2SessionLike>();
+  #closing = false;
+  #idleGraceMs = 25;
+  #onSettled: (() => void) | undefined;
+  #stats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
+
+  constructor(host: DrainerHost) {
+    this.#host = host;
+  }
+
+  /** Number of requests in flight now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Number of open connections (and HTTP/2 sessions) now. */
+  get connections(): number {
+    return this.#connections.size + this.#sessions.size;
+  }
+
+  /** Servers attached, explicitly or lazily. */
+  get servers(): number {
+    return this.#servers.size;
+  }
+
+  /** Figures for the report. */
+  get stats(): DrainStats {
+    return { ...this.#stats };
+  }
+
+  /** Starts tracking `server`; a second call for the same server does nothing. */
+  attach(server: DrainableServer, explicit: boolean): boolean {
+    if (this.#servers.has(server)) return false;
+    const http2 = isHttp2Server(server);
+    const record: ServerRecord = {
+      server,
+      explicit,
+      originalClose: explicit ? undefined : server.close,
+      closeEmitted: false,
+      listenerClosed: false,
+      http2,
+    };
+    this.#servers.set(server, record);
+    server.once('close', () => {
+      record.closeEmitted = true;
+      if (!record.explicit) this.#servers.delete(server);
+    });
+    if (http2) {
+      server.on('session', (session: Http2SessionLike) => this.#trackSession(session));
+    } else {
+      server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => this.#adopt(socket));
+    }
+    // Prepended so that a response is tracked before the app's own listener can write to it.
+    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => this.track(req, res));
+    const closeCalled = (callback: ((error?: Error) => void) | undefined): void => this.#closeCalled(record, callback);
+    // An own property shadows http.Server#close, so every caller (a test harness, a framework,
+    // cluster's worker.disconnect()) goes through the lifecycle instead of closeIdleConnections(),
+    // which resets keep-alive connections whose next request is already on the wire.
+    Object.defineProperty(server, 'close', {
+      configurable: true,
+      writable: true,
+      value: function close(this: DrainableServer, callback?: (error?: Error) => void) {
+        closeCalled(callback);
+        return this;
+      },
+    });
+    debug('attached %s server (%s)', http2 ? 'http2' : 'http', explicit ? 'explicit' : 'lazy');
+    return true;
+  }
+
+  /** Tracks one request; idempotent, so both the server listener and an adapter may call it. */
+  track(req: IncomingMessage, res: ServerResponse): void {
+    const tracked = res as Tracked;
+    if (tracked[kTracked] !== undefined) return;
+    tracked[kTracked] = this;
+    this.#inFlight.add(tracked);
+    const socket = req.socket as TrackedSocket | null;
+    if (socket !== null && typeof (res as { shouldKeepAlive?: unknown }).shouldKeepAlive === 'boolean') {
+      const connection = socket[kConnection] ?? this.#adopt(socket);
+      connection.active++;
+      if (connection.timer !== undefined) {
+        clearTimeout(connection.timer);
+        connection.timer = undefined;
+      }
+      tracked[kConnection] = connection;
+      // A keep-alive socket can deliver another request after draining began;
+      // serve it, but with `Connection: close`, so the client reconnects elsewhere and nothing is lost.
+      if (this.#closing) res.shouldKeepAlive = false;
+    }
+    res.once('close', onResponseClose);
+  }
+
+  /** The scope of a tracked request, created on first use. */
+  scope(req: IncomingMessage): RequestScope {
+    const scoped = req as ScopedRequest;
+    let scope = scoped[kRequestScope];
+    if (scope === undefined) {
+      scope = new RequestScope(this);
+      scoped[kRequestScope] = scope;
+      const res = (req as { res?: ServerResponse }).res as Tracked | undefined;
+      // A response that already closed (or was never tracked) will never report its end:
+      // such a scope must not join the watchers, or it would stay there for good.
+      if (res === undefined || !this.#inFlight.has(res)) scope.finish();
+    }
+    return scope;
+  }
+
+  /** Shutdown began: notify every in-flight request that asked to be told. */
+  begin(reason: string): void {
+    this.shutdownReason = reason;
+    this.#stats.inFlightAtStart = this.#inFlight.size;
+    const watchers = [...this.watchers];
+    this.watchers.clear();
+    for (const scope of watchers) scope.fire(reason);
+  }
+
+  /** Runs the drain: delay, close listeners, `Connection: close`, idle closing, destroy at timeout. */
+  async drain(plan: DrainPlan): Promise<void> {
+    this.#idleGraceMs = plan.idleGraceMs;
+    const delay = Math.min(plan.delayMs, plan.deadline - now());
+    if (delay > 0) await sleep(delay);
+    this.#closing = true;
+    let listeners = 0;
+    for (const record of this.#servers.values()) if (this.#closeListener(record)) listeners++;
+    this.#host.onDrainEvent({ type: 'listenerClosed', servers: listeners });
+    for (const res of this.#inFlight) {
+      if (!res.headersSent && typeof res.shouldKeepAlive === 'boolean') res.shouldKeepAlive = false;
+    }
+    for (const session of this.#sessions) session.close();
+    for (const socket of this.#connections) this.#scheduleIdleClose(socket[kConnection]!);
+    const budget = Math.min(plan.timeoutMs, plan.deadline - now());
+    const settled = await this.#settledWithin(budget);
+    if (settled) {
+      this.#host.onDrainEvent({ type: 'drained', completed: this.#stats.completedDuringDrain });
+      return;
+    }
+    const requests = this.#inFlight.size;
+    const connections = this.#connections.size + this.#sessions.size;
+    this.#stats.abortedRequests += requests;
+    this.#stats.connectionsDestroyed += connections;
+    for (const socket of this.#connections) socket.destroy();
+    for (const session of this.#sessions) session.destroy();
+    this.#host.onDrainEvent({ type: 'destroyed', connections, requests });
+  }
+
+  /** Destroys everything still open; used when the process must go now. */
+  destroyAll(): void {
+    for (const socket of this.#connections) socket.destroy();
+    for (const session of this.#sessions) session.destroy();
+  }
+
+  reportScopeError(error: unknown): void {
+    this.#host.reportScopeError(error);
+  }
+
+  /** @internal Called with the response as `this` when it closes. */
+  responseClosed(res: Tracked): void {
+    this.#inFlight.delete(res);
+    const scope = (res.req as ScopedRequest | undefined)?.[kRequestScope];
+    scope?.finish();
+    if (this.shutdownReason !== undefined) this.#stats.completedDuringDrain++;
+    const connection = res[kConnection];
+    if (connection !== undefined) {
+      connection.active--;
+      if (this.#closing) this.#scheduleIdleClose(connection);
+    }
+    this.#checkSettled();
+  }
+
+  #adopt(socket: TrackedSocket): Connection {
+    const existing = socket[kConnection];
+    if (existing !== undefined) return existing;
+    const connection: Connection = { drainer: this, socket, active: 0, timer: undefined, ending: false };
+    socket[kConnection] = connection;
+    this.#connections.add(socket);
+    socket.once('close', onSocketClose);
+    if (this.#closing) this.#scheduleIdleClose(connection);
+    return connection;
+  }
+
+  /** @internal */
+  socketClosed(socket: TrackedSocket): void {
+    const connection = socket[kConnection];
+    if (connection?.timer !== undefined) clearTimeout(connection.timer);
+    this.#connections.delete(socket);
+    this.#checkSettled();
+  }
+
+  #trackSession(session: Http2SessionLike): void {
+    this.#sessions.add(session);
+    session.once('close', () => {
+      this.#sessions.delete(session);
+      this.#checkSettled();
+    });
+    // GOAWAY at once: a session that opens during the drain must still end when its streams do.
+    if (this.#closing) session.close();
+  }
+
+  #scheduleIdleClose(connection: Connection): void {
+    if (connection.active > 0 || connection.timer !== undefined || connection.ending) return;
+    connection.timer = setTimeout(closeIfIdle, this.#idleGraceMs, connection);
+  }
+
+  /** @internal The idle grace passed; close gently if nothing arrived meanwhile. */
+  idleGracePassed(connection: Connection): void {
+    connection.timer = undefined;
+    const socket = connection.socket as TrackedSocket;
+    if (connection.active > 0 || socket.destroyed) return;
+    // After an upgrade (WebSocket) the HTTP parser is gone and the socket belongs to the app;
+    // it ends when the app closes it (on lifecycle.signal) or is destroyed at the timeout.
+    if (socket.parser === null) return;
+    connection.ending = true;
+    this.#stats.idleConnectionsClosed++;
+    // end(), not destroy(): a FIN lets the client read everything already sent, where a
+    // destroy() with unread request bytes in the buffer sends RST and loses the response.
+    socket.end();
+    connection.timer = setTimeout(destroySocket, Math.max(1000, this.#idleGraceMs * 10), socket);
+  }
+
+  #closeListener(record: ServerRecord): boolean {
+    if (record.listenerClosed) return false;
+    record.listenerClosed = true;
+    if (!record.server.listening) return false;
+    // Only the listening socket: http.Server#close() would also destroy idle keep-alive connections.
+    NetServer.prototype.close.call(record.server);
+    return true;
+  }
+
+  #closeCalled(record: ServerRecord, callback: ((error?: Error) => void) | undefined): void {
+    const { server } = record;
+    if (callback !== undefined) {
+      if (record.closeEmitted) process.nextTick(callback);
+      else if (!server.listening && !record.listenerClosed) {
+        // Node's own behaviour for a server that never listened.
+        server.once('close', () => callback(Object.assign(new Error('Server is not running.'), { code: 'ERR_SERVER_NOT_RUNNING' })));
+      } else server.once('close', () => callback());
+    }
+    if (!record.explicit) {
+      // A server attached only because a request arrived on it (supertest's ephemeral servers)
+      // is not the app's lifetime: close it the way Node would, and forget it.
+      this.#servers.delete(server);
+      record.originalClose?.call(server);
+      return;
+    }
+    if (this.shutdownReason === undefined) this.#host.onServerClose(server);
+  }
+
+  #settledWithin(budget: number): Promise<boolean> {
+    if (this.#isSettled()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#onSettled = undefined;
+        resolve(false);
+      }, Math.max(0, budget));
+      this.#onSettled = () => {
+        clearTimeout(timer);
+        this.#onSettled = undefined;
+        resolve(true);
+      };
+    });
+  }
+
+  #isSettled(): boolean {
+    return this.#inFlight.size === 0 && this.#connections.size === 0 && this.#sessions.size === 0;
+  }
+
+  #checkSettled(): void {
+    if (this.#onSettled !== undefined && this.#isSettled()) this.#onSettled();
+  }
+}
+
+function onResponseClose(this: Tracked): void {
+  this[kTracked]?.responseClosed(this);
+}
+
+function onSocketClose(this: TrackedSocket): void {
+  this[kConnection]?.drainer.socketClosed(this);
+}
+
+function closeIfIdle(connection: Connection): void {
+  connection.drainer.idleGracePassed(connection);
+}
+
+function destroySocket(socket: Socket): void {
+  socket.destroy();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function isHttp2Server(server: DrainableServer): boolean {
+  const name = server.constructor.name;
+  return name === 'Http2SecureServer' || name === 'Http2Server';
+}

@@ -1,0 +1,99 @@
+import type { IncomingMessage } from 'node:http';
+import { InvalidArgumentError } from './errors.js';
+import { Lifecycle } from './lifecycle.js';
+import { checkOptionsObject, defaultOptions, show } from './options.js';
+import type { RequestScope, RequestShutdownHook } from './request-scope.js';
+import type { LifecycleOptions, RegisterShutdownOptions, ShutdownHook, Unregister } from './types.js';
+
+export type { DrainableServer } from './http-drain.js';
+export type { HostBridge } from './lifecycle.js';
+export type { RequestScope, RequestShutdownHook } from './request-scope.js';
+
+/** `req.registerShutdown`: registers an application-scope hook, once per key or function. */
+export type RegisterShutdown = (hook: ShutdownHook, options?: RegisterShutdownOptions) => Unregister;
+
+/** `req.onShutdown`: runs `fn` if shutdown begins while this request is in flight. */
+export type OnShutdown = (fn: RequestShutdownHook) => Unregister;
+
+/** The members every adapter adds to its request object. */
+export interface ShutdownRequestMembers {
+  /** Registers an application-scope shutdown hook, kept once per `key` (or per function). */
+  readonly registerShutdown: RegisterShutdown;
+  /** Runs `fn` if shutdown begins while this request is still in flight; forgotten when it finishes. */
+  readonly onShutdown: OnShutdown;
+  /** Aborts when shutdown begins while this request is in flight (end SSE and long polls on it). */
+  readonly shutdownSignal: AbortSignal;
+  /** The application's lifecycle. */
+  readonly lifecycle: Lifecycle;
+}
+
+/** Options every adapter accepts: the lifecycle's own, or `{ lifecycle }` to share one. */
+export interface AdapterOptions extends LifecycleOptions {
+  /** Use this lifecycle instead of creating one (then no other lifecycle option may be given). */
+  lifecycle?: Lifecycle;
+}
+
+const kMembers = Symbol('@lifespan/core.requestMembers');
+
+/**
+ * The lifecycle an adapter should use: the one passed as `{ lifecycle }`, or a new one built from
+ * the other options. `extraKeys` are options the adapter handles itself.
+ */
+export function adapterLifecycle(options: AdapterOptions | undefined, adapter: string, extraKeys: readonly string[] = []): Lifecycle {
+  if (options === undefined) return new Lifecycle(undefined, { process });
+  const allowed = new Set(['lifecycle', ...Object.keys(defaultOptions), ...extraKeys]);
+  checkOptionsObject(`${adapter} options`, options, allowed);
+  const { lifecycle, ...rest } = options;
+  if (lifecycle !== undefined) {
+    if (!(lifecycle instanceof Lifecycle) && !isLifecycleLike(lifecycle)) {
+      throw new InvalidArgumentError(`${adapter} options.lifecycle`, `expected a lifecycle from createLifecycle(), got ${show(lifecycle)}`);
+    }
+    const conflicting = Object.keys(rest).filter((key) => !extraKeys.includes(key) && rest[key as keyof typeof rest] !== undefined);
+    if (conflicting.length > 0) {
+      throw new InvalidArgumentError(`${adapter} options.${conflicting[0]!}`, 'cannot be combined with { lifecycle }: set it on createLifecycle() instead');
+    }
+    return lifecycle;
+  }
+  return new Lifecycle(rest, { process, extraOptionKeys: extraKeys });
+}
+
+/**
+ * Puts `registerShutdown`, `onShutdown`, `shutdownSignal` and `lifecycle` on a request prototype
+ * (once per prototype), reading the node request from `this` or `this[rawKey]`, so that no
+ * closure is made per request.
+ */
+export function defineRequestMembers(prototype: object, lifecycle: Lifecycle, rawKey?: 'req' | 'raw'): void {
+  const holder = prototype as { [kMembers]?: Lifecycle };
+  if (Object.prototype.hasOwnProperty.call(holder, kMembers)) return;
+  const raw = rawKey === undefined ? (self: object) => self as IncomingMessage : (self: object) => (self as Record<string, IncomingMessage>)[rawKey]!;
+  const registerShutdown: RegisterShutdown = (hook, options) => lifecycle.registerShutdown(hook, options);
+  Object.defineProperties(prototype, {
+    [kMembers]: { value: lifecycle },
+    registerShutdown: { configurable: true, writable: true, value: registerShutdown },
+    onShutdown: {
+      configurable: true,
+      writable: true,
+      value: function onShutdown(this: object, fn: RequestShutdownHook): Unregister {
+        return lifecycle.requestScope(raw(this)).onShutdown(fn);
+      },
+    },
+    shutdownSignal: {
+      configurable: true,
+      get(this: object): AbortSignal {
+        return lifecycle.requestScope(raw(this)).shutdownSignal;
+      },
+    },
+    lifecycle: { configurable: true, value: lifecycle },
+  });
+}
+
+/** The request scope behind a node request (for adapters that expose it differently). */
+export function requestScopeOf(lifecycle: Lifecycle, req: IncomingMessage): RequestScope {
+  return lifecycle.requestScope(req);
+}
+
+function isLifecycleLike(value: unknown): value is Lifecycle {
+  // A lifecycle from another copy of core (two versions installed) still works through its methods.
+  const candidate = value as Partial<Lifecycle> | null;
+  return candidate !== null && typeof candidate === 'object' && typeof candidate.registerShutdown === 'function' && typeof candidate.trackRequest === 'function';
+}

@@ -1,0 +1,40 @@
+export { createLifecycle, Lifecycle } from './lifecycle.js';
+export type { HealthCheckOptions, HealthOptions, HostBridge, LifecycleEnvironment } from './lifecycle.js';
+export {
+  AlreadyShutDownError,
+  DeadlineExceededError,
+  errorCodes,
+  ForcedExitError,
+  HealthCheckFailedError,
+  HookFailedError,
+  HookTimeoutError,
+  InvalidArgumentError,
+  LifecycleError,
+  RegisterTooLateError,
+  RequestsAbortedError,
+  StartupAbortedError,
+  StartupFailedError,
+  UncaughtError,
+} from './errors.js';
+export type { LifecycleErrorCode } from './errors.js';
+export type {
+  DrainEvent,
+  DrainStats,
+  ExitPolicy,
+  HealthStatus,
+  HookContext,
+  HookResult,
+  HookStatus,
+  LifecycleEvents,
+  LifecycleOptions,
+  LifecycleState,
+  Logger,
+  RegisterShutdownOptions,
+  RegisterStartupOptions,
+  ShutdownHook,
+  ShutdownPhase,
+  ShutdownReport,
+  StartupHook,
+  Unregister,
+} from './types.js';
+export type { ProcessLike } from './process-coordinator.js';
