@@ -3,6 +3,7 @@ import { Server as NetServer } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pathOf } from './health-probe.js';
 import { RequestScope } from './request-scope.js';
 import type { ScopeOwner } from './request-scope.js';
 import { now } from './run-hook.js';
@@ -79,6 +80,7 @@ export class HttpDrainer implements ScopeOwner {
   readonly #inFlight = new Set<Tracked>();
   readonly #sessions = new Set<Http2SessionLike>();
   #closing = false;
+  #excluded: Set<string> | undefined;
   #idleGraceMs = 25;
   #onSettled: (() => void) | undefined;
   #stats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
@@ -147,10 +149,17 @@ export class HttpDrainer implements ScopeOwner {
     return true;
   }
 
+  /** Requests to these paths (health probes) are not application work: never tracked. */
+  exclude(paths: readonly string[]): void {
+    this.#excluded ??= new Set();
+    for (const path of paths) this.#excluded.add(path);
+  }
+
   /** Tracks one request; idempotent, so both the server listener and an adapter may call it. */
   track(req: IncomingMessage, res: ServerResponse): void {
     const tracked = res as Tracked;
     if (tracked[kTracked] !== undefined) return;
+    if (this.#excluded !== undefined && this.#excluded.has(pathOf(req.url))) return;
     tracked[kTracked] = this;
     this.#inFlight.add(tracked);
     const socket = req.socket as TrackedSocket | null;

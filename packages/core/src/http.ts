@@ -5,6 +5,8 @@ import { checkOptionsObject, defaultOptions, show } from './options.js';
 import type { RequestScope, RequestShutdownHook } from './request-scope.js';
 import type { LifecycleOptions, RegisterShutdownOptions, ShutdownHook, Unregister } from './types.js';
 
+export { createHealthProbe, pathOf } from './health-probe.js';
+export type { HealthProbe, HealthRoutesOptions, ProbeResponse } from './health-probe.js';
 export type { DrainableServer } from './http-drain.js';
 export type { HostBridge } from './lifecycle.js';
 export type { RequestScope, RequestShutdownHook } from './request-scope.js';

@@ -283,6 +283,11 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
     return (this.#drainer ?? this.#createDrainer()).scope(req);
   }
 
+  /** Paths (probe routes) whose requests are answered but never tracked as in-flight work. */
+  excludeFromDrain(paths: readonly string[]): void {
+    (this.#drainer ?? this.#createDrainer()).exclude(paths);
+  }
+
   /** Liveness and readiness from the state alone (no health checks run). */
   health(): HealthStatus {
     const state = this.#state;

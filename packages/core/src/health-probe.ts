@@ -1,0 +1,62 @@
+import { InvalidArgumentError } from './errors.js';
+import type { Lifecycle } from './lifecycle.js';
+import { checkOptionsObject, show } from './options.js';
+
+/** Probe routes an adapter mounts (off unless given). */
+export interface HealthRoutesOptions {
+  /** Path answering readiness: 200 when ready, 503 otherwise. */
+  readyPath?: string;
+  /** Path answering liveness: 200 when live, 503 otherwise. */
+  livePath?: string;
+  /** Put failing health checks' messages in the body (probes are often reachable from outside). @default false */
+  details?: boolean;
+}
+
+/** What a probe answers; adapters write it as they write any response. */
+export interface ProbeResponse {
+  readonly status: 200 | 503;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** Answers probe requests; `undefined` for any other request. */
+export type HealthProbe = (method: string | undefined, url: string | undefined) => Promise<ProbeResponse> | undefined;
+
+const routeKeys = new Set(['readyPath', 'livePath', 'details']);
+const jsonHeaders = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const;
+
+/**
+ * Builds the probe handler for `health` options, and tells the lifecycle that these paths are not
+ * application work: they are answered during the drain and never counted as in flight.
+ */
+export function createHealthProbe(lifecycle: Lifecycle, options: HealthRoutesOptions | undefined): HealthProbe | undefined {
+  if (options === undefined) return undefined;
+  checkOptionsObject('health', options, routeKeys);
+  const readyPath = checkPath('health.readyPath', options.readyPath);
+  const livePath = checkPath('health.livePath', options.livePath);
+  if (readyPath === undefined && livePath === undefined) return undefined;
+  const details = options.details === true;
+  lifecycle.excludeFromDrain([readyPath, livePath].filter((path): path is string => path !== undefined));
+  return (method, url) => {
+    if (method !== 'GET' && method !== 'HEAD') return undefined;
+    const path = pathOf(url);
+    if (path !== readyPath && path !== livePath) return undefined;
+    return lifecycle.checkHealth({ details }).then((health) => {
+      const up = path === readyPath ? health.ready : health.live;
+      return { status: up ? 200 : 503, headers: jsonHeaders, body: JSON.stringify(health) };
+    });
+  };
+}
+
+/** The path of a request URL, without the query string. */
+export function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+function checkPath(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !value.startsWith('/')) throw new InvalidArgumentError(name, `expected a path starting with "/", got ${show(value)}`);
+  return value;
+}
