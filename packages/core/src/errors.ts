@@ -13,7 +13,8 @@ export type LifecycleErrorCode =
   | 'ERR_LIFESPAN_UNCAUGHT'
   | 'ERR_LIFESPAN_REQUESTS_ABORTED'
   | 'ERR_LIFESPAN_HEALTH_CHECK_FAILED'
-  | 'ERR_LIFESPAN_FORCED_EXIT';
+  | 'ERR_LIFESPAN_FORCED_EXIT'
+  | 'ERR_LIFESPAN_WORKER_RESTART';
 
 /** The closed list of codes, for documentation tests and exhaustive switches. */
 export const errorCodes: readonly LifecycleErrorCode[] = [
@@ -31,6 +32,7 @@ export const errorCodes: readonly LifecycleErrorCode[] = [
   'ERR_LIFESPAN_REQUESTS_ABORTED',
   'ERR_LIFESPAN_HEALTH_CHECK_FAILED',
   'ERR_LIFESPAN_FORCED_EXIT',
+  'ERR_LIFESPAN_WORKER_RESTART',
 ];
 
 /** Base class of every error Lifespan throws or reports; branch on `code`, not on the class. */
@@ -170,6 +172,17 @@ export class ForcedExitError extends LifecycleError {
     readonly exitCode: number,
   ) {
     super(`Received ${signal} again during shutdown; exiting immediately with code ${exitCode}`);
+  }
+}
+
+/** A rolling restart stopped because a new worker died or was not ready in time; the old worker keeps serving. */
+export class WorkerRestartError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_WORKER_RESTART';
+  constructor(
+    readonly workerId: number,
+    problem: string,
+  ) {
+    super(`Rolling restart stopped: new worker ${workerId} ${problem}`);
   }
 }
 

@@ -1,4 +1,6 @@
 export { createLifecycle, Lifecycle } from './lifecycle.js';
+export { restartWorkers, workerReadyMessage } from './restart-workers.js';
+export type { RestartWorkersOptions, WorkerRestart } from './restart-workers.js';
 export type { HealthCheckOptions, HealthOptions, HostBridge, LifecycleEnvironment } from './lifecycle.js';
 export {
   AlreadyShutDownError,
@@ -15,6 +17,7 @@ export {
   StartupAbortedError,
   StartupFailedError,
   UncaughtError,
+  WorkerRestartError,
 } from './errors.js';
 export type { LifecycleErrorCode } from './errors.js';
 export type {

@@ -21,6 +21,7 @@ import type { ResolvedOptions } from './options.js';
 import { join, leave, trigger } from './process-coordinator.js';
 import type { Participant, ProcessLike, ProcessTrigger } from './process-coordinator.js';
 import type { RequestScope } from './request-scope.js';
+import { workerReadyMessage } from './restart-workers.js';
 import { now, runHook, runHooks } from './run-hook.js';
 import type { RunnableHook } from './run-hook.js';
 import type {
@@ -489,6 +490,10 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
     if (this.#options.pm2 && this.#process.env['pm_id'] !== undefined && typeof this.#process.send === 'function') {
       // PM2's wait_ready waits for exactly this message.
       this.#process.send('ready');
+    }
+    if (cluster.isWorker && typeof this.#process.send === 'function') {
+      // restartWorkers() in the primary waits for this before it disconnects the old worker.
+      this.#process.send(workerReadyMessage);
     }
   }
 
