@@ -28,8 +28,8 @@ interface Connection {
 
 interface ServerRecord {
   readonly server: DrainableServer;
-  readonly explicit: boolean;
-  readonly originalClose: DrainableServer['close'] | undefined;
+  explicit: boolean;
+  readonly originalClose: DrainableServer['close'];
   closeEmitted: boolean;
   listenerClosed: boolean;
   readonly http2: boolean;
@@ -111,12 +111,17 @@ export class HttpDrainer implements ScopeOwner {
 
   /** Starts tracking `server`; a second call for the same server does nothing. */
   attach(server: DrainableServer, explicit: boolean): boolean {
-    if (this.#servers.has(server)) return false;
+    const known = this.#servers.get(server);
+    if (known !== undefined) {
+      // Lazily attached by a request first, then attached by the app: from now on its close is the app's.
+      if (explicit && !known.explicit) known.explicit = true;
+      return false;
+    }
     const http2 = isHttp2Server(server);
     const record: ServerRecord = {
       server,
       explicit,
-      originalClose: explicit ? undefined : server.close,
+      originalClose: server.close,
       closeEmitted: false,
       listenerClosed: false,
       http2,
@@ -327,7 +332,7 @@ export class HttpDrainer implements ScopeOwner {
       // A server attached only because a request arrived on it (supertest's ephemeral servers)
       // is not the app's lifetime: close it the way Node would, and forget it.
       this.#servers.delete(server);
-      record.originalClose?.call(server);
+      record.originalClose.call(server);
       return;
     }
     if (this.shutdownReason === undefined) this.#host.onServerClose(server);
