@@ -1,0 +1,139 @@
+// Shared helpers of the benchmark scripts: child processes (killed by PID, also on failure),
+// medians, results files and Markdown tables.
+import { fork } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const benchDir = dirname(fileURLToPath(import.meta.url));
+export const resultsDir = join(benchDir, 'results');
+
+/** True when `meta` (import.meta) is the module node was started with. */
+export function isMain(meta) {
+  return process.argv[1] !== undefined && meta.url === pathToFileURL(process.argv[1]).href;
+}
+
+export const quick = process.argv.includes('--quick');
+
+/** Children started by this process: killed by PID on exit, whatever happens. */
+const children = new Set();
+
+function killChildren() {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  children.clear();
+}
+process.on('exit', killChildren);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
+
+/** Forks `file` with an IPC channel; stdout/stderr are collected (last 4 kB) for error messages. */
+export function forkChild(file, { args = [], execArgv = [], env } = {}) {
+  const child = fork(file, args, { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  children.add(child);
+  let output = '';
+  const collect = (chunk) => {
+    output = (output + chunk.toString()).slice(-4096);
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal, at: performance.now() });
+    });
+  });
+  return { child, exited, output: () => output };
+}
+
+/** Kills one child by PID (SIGKILL) if it is still running. */
+export function killChild(child) {
+  if (child.exitCode === null && child.signalCode === null) {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Waits for the first IPC message matching `predicate`, bounded by `timeoutMs`. */
+export function nextMessage(child, predicate = () => true, timeoutMs = 10_000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`no message from child ${child.pid} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (message) => {
+      if (!predicate(message)) return;
+      cleanup();
+      resolve(message);
+    };
+    const onExit = (code, signal) => {
+      cleanup();
+      reject(new Error(`child ${child.pid} exited (${code ?? signal}) before sending a message`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+export function median(values) {
+  const sorted = values.filter((value) => typeof value === 'number' && Number.isFinite(value)).sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Writes bench/results/<name>.json. */
+export function writeResult(name, data) {
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${name}.json`);
+  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+  return file;
+}
+
+/** A Markdown table from a header row and body rows. */
+export function markdownTable(header, rows) {
+  const line = (cells) => `| ${cells.map((cell) => String(cell ?? '').replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export function formatMs(ms) {
+  if (ms === null || ms === undefined) return 'n/a';
+  if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+  return `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
+}
+
+export function formatBytes(bytes) {
+  if (bytes === null || bytes === undefined) return 'n/a';
+  const sign = bytes < 0 ? '-' : '';
+  const value = Math.abs(bytes);
+  if (value >= 1024 * 1024) return `${sign}${(value / 1024 / 1024).toFixed(1)} MB`;
+  if (value >= 1024) return `${sign}${(value / 1024).toFixed(1)} kB`;
+  return `${sign}${value} B`;
+}
+
+/** Bench-wide options: `--quick` for a short check run. */
+export function log(...args) {
+  process.stderr.write(`${args.join(' ')}\n`);
+}
