@@ -1,0 +1,42 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Lifecycle } from '@lifespan/core';
+import { adapterLifecycle, createHealthProbe, defineRequestMembers } from '@lifespan/core/http';
+import type { AdapterOptions, HealthRoutesOptions } from '@lifespan/core/http';
+
+/** Options of `shutdownHooks()`: every lifecycle option, or `{ lifecycle }` to share one, plus probe routes. */
+export interface ShutdownHooksOptions extends AdapterOptions {
+  /** Mount readiness and liveness probes, e.g. `{ readyPath: '/readyz', livePath: '/livez' }`. @default off */
+  health?: HealthRoutesOptions;
+}
+
+/** The middleware returned by `shutdownHooks()`, carrying the lifecycle it feeds. */
+export interface ShutdownHooksMiddleware extends RequestHandler {
+  /** The application's lifecycle: attach servers, register hooks, shut down. */
+  readonly lifecycle: Lifecycle;
+}
+
+/**
+ * Express middleware that gives every request `registerShutdown`, `onShutdown`, `shutdownSignal`
+ * and `lifecycle`, and lets the lifecycle drain the server the requests arrive on.
+ * @example
+ * const hooks = shutdownHooks({ drainDelayMs: 5000 });
+ * app.use(hooks);
+ * hooks.lifecycle.attach(app.listen(3000));
+ */
+export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMiddleware {
+  const lifecycle = adapterLifecycle(options, 'shutdownHooks()', ['health']);
+  const probe = createHealthProbe(lifecycle, options?.health);
+  const middleware = function shutdownHooks(req: Request, res: Response, next: NextFunction): void {
+    // Express sets each request's prototype to the app's request object: the members live there,
+    // defined by the first request (a later one only pays for the own-property check).
+    defineRequestMembers(Object.getPrototypeOf(req) as object, lifecycle);
+    const answer = probe?.(req.method, req.url);
+    if (answer !== undefined) {
+      answer.then((probed) => void res.writeHead(probed.status, probed.headers).end(probed.body), next);
+      return;
+    }
+    lifecycle.trackRequest(req, res);
+    next();
+  };
+  return Object.assign(middleware, { lifecycle });
+}
