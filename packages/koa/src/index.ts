@@ -1,0 +1,4 @@
+import './augment.js';
+
+export { shutdownHooks } from './shutdown-hooks.js';
+export type { ShutdownHooksMiddleware, ShutdownHooksOptions } from './shutdown-hooks.js';

@@ -1,0 +1,46 @@
+import type { Middleware, Next, ParameterizedContext } from 'koa';
+import type { Lifecycle } from '@lifespan/core';
+import { adapterLifecycle, createHealthProbe, defineRequestMembers } from '@lifespan/core/http';
+import type { AdapterOptions, HealthRoutesOptions } from '@lifespan/core/http';
+
+/** Options of `shutdownHooks()`: every lifecycle option, or `{ lifecycle }` to share one, plus probe routes. */
+export interface ShutdownHooksOptions extends AdapterOptions {
+  /** Mount readiness and liveness probes, e.g. `{ readyPath: '/readyz', livePath: '/livez' }`. @default off */
+  health?: HealthRoutesOptions;
+}
+
+/** The middleware returned by `shutdownHooks()`, carrying the lifecycle it feeds. */
+export interface ShutdownHooksMiddleware extends Middleware {
+  /** The application's lifecycle: attach servers, register hooks, shut down. */
+  readonly lifecycle: Lifecycle;
+}
+
+/**
+ * Koa middleware that gives `ctx` and `ctx.request` `registerShutdown`, `onShutdown`,
+ * `shutdownSignal` and `lifecycle`, and lets the lifecycle drain the server requests arrive on.
+ * @example
+ * const hooks = shutdownHooks({ drainDelayMs: 5000 });
+ * app.use(hooks);
+ * hooks.lifecycle.attach(app.listen(3000));
+ */
+export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMiddleware {
+  const lifecycle = adapterLifecycle(options, 'shutdownHooks()', ['health']);
+  const probe = createHealthProbe(lifecycle, options?.health);
+  const middleware = function shutdownHooks(ctx: ParameterizedContext, next: Next): Promise<unknown> {
+    // The app is only known once a request arrives; its prototypes get the members once, and
+    // both ctx and ctx.request find the node request under `req`.
+    defineRequestMembers(ctx.app.context, lifecycle, 'req');
+    defineRequestMembers(ctx.app.request, lifecycle, 'req');
+    const answer = probe?.(ctx.method, ctx.url);
+    if (answer !== undefined) {
+      return answer.then((probed) => {
+        ctx.status = probed.status;
+        ctx.set(probed.headers);
+        ctx.body = probed.body;
+      });
+    }
+    lifecycle.trackRequest(ctx.req, ctx.res);
+    return next();
+  };
+  return Object.assign(middleware, { lifecycle });
+}
