@@ -1,0 +1,37 @@
+import { EventEmitter } from 'node:events';
+import type { ProcessLike } from '@lifespan/core';
+
+/** A stand-in for `process`: real events, spied side effects, so no test touches the jest worker. */
+export class FakeProcess extends EventEmitter implements ProcessLike {
+  readonly exit = jest.fn<void, [number?]>();
+  readonly emitWarning = jest.fn<void, [string, { type?: string; code?: string; detail?: string }]>();
+  readonly env: Record<string, string | undefined>;
+  readonly send: jest.Mock<boolean, [unknown]> | undefined;
+  readonly stderr = { write: jest.fn<boolean, [string]>(() => true) };
+
+  constructor(options: { env?: Record<string, string | undefined>; ipc?: boolean } = {}) {
+    super();
+    this.env = options.env ?? {};
+    this.send = options.ipc === true ? jest.fn<boolean, [unknown]>(() => true) : undefined;
+  }
+
+  /** Everything written to the fake stderr. */
+  written(): string {
+    return this.stderr.write.mock.calls.map(([text]) => text).join('');
+  }
+
+  /** Events the coordinator listens to now. */
+  listened(): string[] {
+    return this.eventNames().map(String).sort();
+  }
+}
+
+/** A logger whose calls the test can read. */
+export function createLogger(): { info: jest.Mock; warn: jest.Mock; error: jest.Mock } {
+  return { info: jest.fn(), warn: jest.fn(), error: jest.fn() };
+}
+
+/** A promise that never settles: a hung hook. */
+export function never(): Promise<never> {
+  return new Promise<never>(() => undefined);
+}

@@ -1,0 +1,137 @@
+import { createLifecycle, Lifecycle } from '@lifespan/core';
+import type { LifecycleOptions, ShutdownHook } from '@lifespan/core';
+import { createLogger, FakeProcess } from './fake-process';
+
+function setup(options: LifecycleOptions = {}): Lifecycle {
+  return new Lifecycle({ signals: false, ...options }, { process: new FakeProcess() });
+}
+
+/** The coded error `fn` throws, so that code and message can be checked together. */
+function thrownBy(fn: () => unknown): { code?: string; message: string; argument?: string } {
+  try {
+    fn();
+  } catch (error) {
+    return error as { code?: string; message: string; argument?: string };
+  }
+  throw new Error('expected a throw');
+}
+
+describe('createLifecycle(options)', () => {
+  it.each([
+    ['timeoutMs', -1],
+    ['timeoutMs', Number.NaN],
+    ['timeoutMs', Infinity],
+    ['timeoutMs', 0],
+    ['timeoutMs', '100'],
+    ['hookTimeoutMs', -5],
+    ['hookTimeoutMs', Infinity],
+    ['drainDelayMs', -1],
+    ['drainTimeoutMs', Number.NaN],
+    ['idleGraceMs', Infinity],
+    ['hookConcurrency', 0],
+    ['hookConcurrency', 1.5],
+    ['maxHooks', 0],
+    ['signals', 'SIGTERM'],
+    ['signals', ['TERM']],
+    ['exit', 'yes'],
+    ['forceExitCode', 256],
+    ['handleUncaught', 1],
+    ['logger', {}],
+    ['logger', { info() {}, warn() {} }],
+    ['logger', null],
+  ])('throws ERR_LIFESPAN_INVALID_ARG naming options.%s for %p', (key, value) => {
+    const error = thrownBy(() => createLifecycle({ [key]: value } as LifecycleOptions));
+    expect(error.code).toBe('ERR_LIFESPAN_INVALID_ARG');
+    expect(error.argument).toBe(`options.${key}`);
+    expect(error.message).toContain(`options.${key}`);
+    expect(error).toBeInstanceOf(Error);
+  });
+
+  it('throws ERR_LIFESPAN_INVALID_ARG naming an unknown option', () => {
+    const error = thrownBy(() => createLifecycle({ timeout: 5 } as LifecycleOptions));
+    expect(error).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options.timeout' });
+  });
+
+  it('throws ERR_LIFESPAN_INVALID_ARG for options that are not an object', () => {
+    expect(thrownBy(() => createLifecycle('fast' as LifecycleOptions))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options' });
+  });
+
+  it('installs nothing on the process', () => {
+    const before = ['SIGTERM', 'SIGINT', 'exit', 'uncaughtException', 'message'].map((event) => process.listenerCount(event));
+    const lifecycle = createLifecycle();
+    lifecycle.registerShutdown(() => undefined);
+    const after = ['SIGTERM', 'SIGINT', 'exit', 'uncaughtException', 'message'].map((event) => process.listenerCount(event));
+    expect(after).toEqual(before);
+  });
+});
+
+describe('lifecycle.registerShutdown(hook, options)', () => {
+  const lifecycle = setup();
+
+  it.each([
+    ['a string', 'close()'],
+    ['null', null],
+    ['an object', { close() {} }],
+  ])('throws ERR_LIFESPAN_INVALID_ARG naming "hook" for %s', (_kind, hook) => {
+    expect(thrownBy(() => lifecycle.registerShutdown(hook as unknown as ShutdownHook))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'hook' });
+    expect(thrownBy(() => lifecycle.registerStartup(hook as unknown as ShutdownHook))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'hook' });
+  });
+
+  it.each([-1, 0, Number.NaN, Infinity, -Infinity, '10'])('throws ERR_LIFESPAN_INVALID_ARG naming options.timeoutMs for %p', (timeoutMs) => {
+    const error = thrownBy(() => lifecycle.registerShutdown(() => undefined, { timeoutMs: timeoutMs as number }));
+    expect(error).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options.timeoutMs' });
+    expect(error.message).toContain('options.timeoutMs');
+    expect(thrownBy(() => lifecycle.registerStartup(() => undefined, { timeoutMs: timeoutMs as number }))).toMatchObject({ argument: 'options.timeoutMs' });
+  });
+
+  it('throws ERR_LIFESPAN_INVALID_ARG naming options.phase for an unknown phase', () => {
+    const error = thrownBy(() => lifecycle.registerShutdown(() => undefined, { phase: 'cleanup' as 'close' }));
+    expect(error).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options.phase' });
+    expect(error.message).toContain('cleanup');
+  });
+
+  it('throws ERR_LIFESPAN_INVALID_ARG naming an unknown option', () => {
+    expect(thrownBy(() => lifecycle.registerShutdown(() => undefined, { priority: 1 } as never))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options.priority' });
+    expect(thrownBy(() => lifecycle.registerStartup(() => undefined, { phase: 'drain' } as never))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options.phase' });
+  });
+
+  it('throws ERR_LIFESPAN_INVALID_ARG naming options.name for an empty name', () => {
+    expect(thrownBy(() => lifecycle.registerShutdown(() => undefined, { name: '' }))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options.name' });
+  });
+
+  it('registers nothing when it throws', () => {
+    expect(lifecycle.hookCount).toBe(0);
+  });
+
+  it('throws ERR_LIFESPAN_INVALID_ARG naming "reason" for a non-string shutdown reason', () => {
+    expect(thrownBy(() => lifecycle.shutdown(42 as unknown as string))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'reason' });
+  });
+});
+
+describe('options.logger', () => {
+  it('is optional: a failing shutdown without a logger writes nothing anywhere', async () => {
+    const proc = new FakeProcess();
+    const lifecycle = new Lifecycle({ signals: false }, { process: proc });
+    lifecycle.registerShutdown(() => {
+      throw new Error('boom');
+    });
+    const report = await lifecycle.shutdown();
+    expect(report.ok).toBe(false);
+    expect(proc.stderr.write).not.toHaveBeenCalled();
+    expect(proc.emitWarning).not.toHaveBeenCalled();
+    // The jest setup fails this test if anything reached the console.
+  });
+
+  it('receives info, warn and error messages when given', async () => {
+    const logger = createLogger();
+    const lifecycle = new Lifecycle({ signals: false, logger }, { process: new FakeProcess() });
+    lifecycle.registerShutdown(() => {
+      throw new Error('boom');
+    }, { name: 'broken' });
+    await lifecycle.start();
+    await lifecycle.shutdown();
+    expect(logger.info).toHaveBeenCalledWith('lifespan: ready');
+    expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('broken'), expect.objectContaining({ code: 'ERR_LIFESPAN_HOOK_FAILED' }));
+    expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('with errors'));
+  });
+});

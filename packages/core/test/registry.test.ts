@@ -1,0 +1,158 @@
+import { Lifecycle } from '@lifespan/core';
+import type { LifecycleOptions } from '@lifespan/core';
+import { FakeProcess } from './fake-process';
+
+function setup(options: LifecycleOptions = {}): { lifecycle: Lifecycle; proc: FakeProcess } {
+  const proc = new FakeProcess();
+  return { lifecycle: new Lifecycle({ signals: false, ...options }, { process: proc }), proc };
+}
+
+describe('lifecycle.registerShutdown(hook, { key })', () => {
+  it.each([
+    ['string', 'pg-pool'],
+    ['symbol', Symbol('pg-pool')],
+    ['object', { pool: true }],
+    ['number', 42],
+  ])('keeps one hook per %s key and runs only the first function', async (_kind, key) => {
+    const { lifecycle } = setup();
+    const first = jest.fn();
+    const second = jest.fn();
+    lifecycle.registerShutdown(first, { key, name: 'first' });
+    lifecycle.registerShutdown(second, { key, name: 'second' });
+    expect(lifecycle.hookCount).toBe(1);
+    const report = await lifecycle.shutdown();
+    expect(first).toHaveBeenCalledTimes(1);
+    expect(second).not.toHaveBeenCalled();
+    expect(report.hooks.map((hook) => hook.name)).toEqual(['first']);
+  });
+
+  it('treats distinct objects with equal contents as distinct keys', () => {
+    const { lifecycle } = setup();
+    lifecycle.registerShutdown(() => undefined, { key: { id: 1 } });
+    lifecycle.registerShutdown(() => undefined, { key: { id: 1 } });
+    expect(lifecycle.hookCount).toBe(2);
+  });
+
+  it('keeps one hook for a million registrations with one key', () => {
+    const { lifecycle, proc } = setup();
+    const options = { key: 'per-request', name: 'per request' };
+    for (let i = 0; i < 1_000_000; i++) lifecycle.registerShutdown(() => undefined, options);
+    expect(lifecycle.hookCount).toBe(1);
+    expect(proc.emitWarning).not.toHaveBeenCalled();
+  });
+});
+
+describe('lifecycle.registerShutdown(hook)', () => {
+  it('keeps a function registered twice without a key once', async () => {
+    const { lifecycle } = setup();
+    const hook = jest.fn();
+    lifecycle.registerShutdown(hook);
+    lifecycle.registerShutdown(hook, { name: 'again' });
+    expect(lifecycle.hookCount).toBe(1);
+    await lifecycle.shutdown();
+    expect(hook).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps one hook for a million registrations of one function', () => {
+    const { lifecycle } = setup();
+    const hook = (): void => undefined;
+    for (let i = 0; i < 1_000_000; i++) lifecycle.registerShutdown(hook);
+    expect(lifecycle.hookCount).toBe(1);
+  });
+
+  it('treats different functions without a key as different hooks', () => {
+    const { lifecycle } = setup();
+    lifecycle.registerShutdown(() => undefined);
+    lifecycle.registerShutdown(() => undefined);
+    expect(lifecycle.hookCount).toBe(2);
+  });
+
+  it('names a hook after its function, or "anonymous"', async () => {
+    const { lifecycle } = setup();
+    lifecycle.registerShutdown(function closePool() {});
+    lifecycle.registerShutdown([() => undefined][0]!);
+    const report = await lifecycle.shutdown();
+    expect(report.hooks.map((hook) => hook.name)).toEqual(['anonymous', 'closePool']);
+  });
+});
+
+describe('unregister()', () => {
+  it('returns true when it removed the hook, false afterwards', async () => {
+    const { lifecycle } = setup();
+    const hook = jest.fn();
+    const unregister = lifecycle.registerShutdown(hook, { key: 'k' });
+    expect(unregister()).toBe(true);
+    expect(unregister()).toBe(false);
+    expect(lifecycle.hookCount).toBe(0);
+    await lifecycle.shutdown();
+    expect(hook).not.toHaveBeenCalled();
+  });
+
+  it('is the same for every registration of one hook', () => {
+    const { lifecycle } = setup();
+    const first = lifecycle.registerShutdown(() => undefined, { key: 'k' });
+    const second = lifecycle.registerShutdown(() => undefined, { key: 'k' });
+    expect(second).toBe(first);
+  });
+
+  it('does not remove a newer hook registered under the same key', () => {
+    const { lifecycle } = setup();
+    const stale = lifecycle.registerShutdown(() => undefined, { key: 'k' });
+    stale();
+    lifecycle.registerShutdown(() => undefined, { key: 'k' });
+    expect(stale()).toBe(false);
+    expect(lifecycle.hookCount).toBe(1);
+  });
+
+  it('cannot remove a hook that has started', async () => {
+    const { lifecycle } = setup();
+    let unregister: () => boolean = () => true;
+    let duringRun: boolean | undefined;
+    unregister = lifecycle.registerShutdown(() => {
+      duringRun = unregister();
+    });
+    await lifecycle.shutdown();
+    expect(duringRun).toBe(false);
+    expect(unregister()).toBe(false);
+  });
+
+  it('removes a close hook while draining, before it started', async () => {
+    const { lifecycle } = setup();
+    const close = jest.fn();
+    const unregister = lifecycle.registerShutdown(close, { phase: 'close' });
+    const pending = lifecycle.shutdown();
+    expect(lifecycle.state).toBe('draining');
+    expect(unregister()).toBe(true);
+    const report = await pending;
+    expect(close).not.toHaveBeenCalled();
+    expect(report.hooks).toEqual([]);
+  });
+});
+
+describe('options.maxHooks', () => {
+  it('emits one ERR_LIFESPAN_MAX_HOOKS warning when distinct hooks pass the limit', () => {
+    const { lifecycle, proc } = setup({ maxHooks: 3 });
+    for (let i = 0; i < 3; i++) lifecycle.registerShutdown(() => undefined);
+    expect(proc.emitWarning).not.toHaveBeenCalled();
+    for (let i = 0; i < 50; i++) lifecycle.registerShutdown(() => undefined);
+    expect(proc.emitWarning).toHaveBeenCalledTimes(1);
+    const [message, options] = proc.emitWarning.mock.calls[0]!;
+    expect(options.code).toBe('ERR_LIFESPAN_MAX_HOOKS');
+    expect(message).toMatch(/per request/);
+    expect(message).toMatch(/key/);
+  });
+
+  it('defaults to 100 hooks', () => {
+    const { lifecycle, proc } = setup();
+    for (let i = 0; i < 100; i++) lifecycle.registerShutdown(() => undefined);
+    expect(proc.emitWarning).not.toHaveBeenCalled();
+    lifecycle.registerShutdown(() => undefined);
+    expect(proc.emitWarning).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not warn for keyed hooks registered over and over', () => {
+    const { lifecycle, proc } = setup({ maxHooks: 1 });
+    for (let i = 0; i < 1000; i++) lifecycle.registerShutdown(() => undefined, { key: 'one' });
+    expect(proc.emitWarning).not.toHaveBeenCalled();
+  });
+});
