@@ -1,0 +1,366 @@
+import http from 'node:http';
+import { Lifecycle } from '@lifespan/core';
+import type { LifecycleOptions, ShutdownReport } from '@lifespan/core';
+import { createLogger, FakeProcess } from './fake-process';
+
+const kCoordinator = Symbol.for('@lifespan/core.signals');
+
+function lifecycleOn(proc: FakeProcess, options: LifecycleOptions = {}): Lifecycle {
+  return new Lifecycle(options, { process: proc });
+}
+
+/** Lets queued promise jobs (a shutdown without timers) run to the end. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('process coordinator', () => {
+  it('installs nothing when a lifecycle is created, and its handlers on start()', async () => {
+    const proc = new FakeProcess();
+    const lifecycle = lifecycleOn(proc);
+    lifecycle.registerShutdown(() => undefined);
+    expect(proc.listened()).toEqual([]);
+    await lifecycle.start();
+    expect(proc.listened()).toEqual(['SIGINT', 'SIGTERM', 'exit']);
+    await lifecycle.shutdown();
+  });
+
+  it('installs its handlers on attach(server)', async () => {
+    const proc = new FakeProcess();
+    const lifecycle = lifecycleOn(proc, { signals: ['SIGTERM'], exitFallback: false });
+    const server = http.createServer();
+    expect(proc.listened()).toEqual([]);
+    lifecycle.attach(server);
+    expect(proc.listened()).toEqual(['SIGTERM']);
+    await lifecycle.shutdown();
+    expect(proc.listened()).toEqual([]);
+  });
+
+  it('installs nothing with signals: false and exitFallback: false', async () => {
+    const proc = new FakeProcess();
+    const lifecycle = lifecycleOn(proc, { signals: false, exitFallback: false });
+    await lifecycle.start();
+    expect(proc.listened()).toEqual([]);
+    await lifecycle.shutdown();
+  });
+
+  it('keeps one listener per signal for 100 lifecycles and shuts all of them down on one signal', async () => {
+    const proc = new FakeProcess();
+    const warning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const hooks = Array.from({ length: 100 }, () => jest.fn());
+      const lifecycles = hooks.map((hook) => {
+        const lifecycle = lifecycleOn(proc);
+        lifecycle.registerShutdown(hook);
+        return lifecycle;
+      });
+      await Promise.all(lifecycles.map((lifecycle) => lifecycle.start()));
+      for (const event of proc.eventNames()) expect(proc.listenerCount(event)).toBe(1);
+      proc.emit('SIGTERM');
+      await settle();
+      for (const lifecycle of lifecycles) expect(lifecycle.state).toBe('closed');
+      for (const hook of hooks) expect(hook).toHaveBeenCalledTimes(1);
+      expect(proc.exit).toHaveBeenCalledTimes(1);
+      expect(proc.exit).toHaveBeenCalledWith(0);
+      expect(warning).not.toHaveBeenCalled();
+      expect(proc.emitWarning).not.toHaveBeenCalled();
+    } finally {
+      warning.mockRestore();
+    }
+  });
+
+  it('shares one coordinator per process object, stored under Symbol.for', async () => {
+    const proc = new FakeProcess();
+    const a = lifecycleOn(proc);
+    const b = lifecycleOn(proc);
+    await a.start();
+    await b.start();
+    const coordinator = (proc as unknown as Record<symbol, { participants: Set<unknown> }>)[kCoordinator];
+    expect(coordinator?.participants.size).toBe(2);
+    await a.shutdown();
+    await b.shutdown();
+    expect(coordinator?.participants.size).toBe(0);
+  });
+
+  it('shuts down only lifecycles that listen to the signal', async () => {
+    const proc = new FakeProcess();
+    const term = lifecycleOn(proc, { signals: ['SIGTERM'] });
+    const int = lifecycleOn(proc, { signals: ['SIGINT'] });
+    await term.start();
+    await int.start();
+    proc.emit('SIGINT');
+    await settle();
+    expect(int.state).toBe('closed');
+    expect(term.state).toBe('ready');
+    expect(proc.exit).toHaveBeenCalledWith(0);
+    await term.shutdown();
+  });
+
+  it('forces an exit with forceExitCode on a second signal during shutdown', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+    try {
+      const proc = new FakeProcess();
+      const lifecycle = lifecycleOn(proc, { forceExitCode: 3 });
+      lifecycle.registerShutdown(() => new Promise(() => undefined), { timeoutMs: 60_000 });
+      await lifecycle.start();
+      proc.emit('SIGTERM');
+      await settle();
+      expect(proc.exit).not.toHaveBeenCalled();
+      proc.emit('SIGINT');
+      expect(proc.exit).toHaveBeenCalledTimes(1);
+      expect(proc.exit).toHaveBeenCalledWith(3);
+      expect(proc.written()).toContain('SIGINT');
+      expect(proc.written()).toContain('ForcedExitError');
+      // The fake exit returned: let the hung hook reach the deadline so that no timer outlives the test.
+      await jest.advanceTimersByTimeAsync(30_000);
+      expect(lifecycle.state).toBe('closed');
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('forces exit code 1 by default and logs ERR_LIFESPAN_FORCED_EXIT through the logger', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+    try {
+      const proc = new FakeProcess();
+      const logger = createLogger();
+      const lifecycle = lifecycleOn(proc, { logger });
+      lifecycle.registerShutdown(() => new Promise(() => undefined), { name: 'hung' });
+      await lifecycle.start();
+      proc.emit('SIGTERM');
+      proc.emit('SIGTERM');
+      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(logger.error).toHaveBeenCalledWith(expect.any(String), expect.objectContaining({ code: 'ERR_LIFESPAN_FORCED_EXIT' }));
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(lifecycle.state).toBe('closed');
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  describe('options.exit', () => {
+    it('exits 0 after a signal when the report is ok', async () => {
+      const proc = new FakeProcess();
+      await lifecycleOn(proc).start();
+      proc.emit('SIGTERM');
+      await settle();
+      expect(proc.exit).toHaveBeenCalledWith(0);
+    });
+
+    it('exits 1 after a signal when the report is not ok, and leaves the reason on stderr', async () => {
+      const proc = new FakeProcess();
+      const lifecycle = lifecycleOn(proc);
+      lifecycle.registerShutdown(() => {
+        throw new Error('boom');
+      }, { name: 'broken' });
+      await lifecycle.start();
+      proc.emit('SIGTERM');
+      await settle();
+      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(proc.written()).toContain('ERR_LIFESPAN_HOOK_FAILED');
+      expect(proc.written()).toContain('broken');
+    });
+
+    it('leaves the process alone with exit: false, and removes its listeners', async () => {
+      const proc = new FakeProcess();
+      const lifecycle = lifecycleOn(proc, { exit: false });
+      await lifecycle.start();
+      proc.emit('SIGTERM');
+      await settle();
+      expect(lifecycle.state).toBe('closed');
+      expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.listened()).toEqual([]);
+    });
+
+    it('lets a function decide the exit code from the report', async () => {
+      const proc = new FakeProcess();
+      const decide = jest.fn((report: ShutdownReport) => (report.reason === 'SIGINT' ? 7 : 0));
+      await lifecycleOn(proc, { exit: decide }).start();
+      proc.emit('SIGINT');
+      await settle();
+      expect(decide).toHaveBeenCalledWith(expect.objectContaining({ reason: 'SIGINT', ok: true }));
+      expect(proc.exit).toHaveBeenCalledWith(7);
+    });
+
+    it('lets a function return false to stay alive', async () => {
+      const proc = new FakeProcess();
+      await lifecycleOn(proc, { exit: () => false }).start();
+      proc.emit('SIGTERM');
+      await settle();
+      expect(proc.exit).not.toHaveBeenCalled();
+    });
+
+    it('exits with the highest code any lifecycle wants', async () => {
+      const proc = new FakeProcess();
+      await lifecycleOn(proc, { exit: () => 2 }).start();
+      await lifecycleOn(proc, { exit: () => 5 }).start();
+      await lifecycleOn(proc, { exit: false }).start();
+      proc.emit('SIGTERM');
+      await settle();
+      expect(proc.exit).toHaveBeenCalledTimes(1);
+      expect(proc.exit).toHaveBeenCalledWith(5);
+    });
+
+    it('never exits when shutdown was triggered by code', async () => {
+      const proc = new FakeProcess();
+      const lifecycle = lifecycleOn(proc);
+      lifecycle.registerShutdown(() => {
+        throw new Error('boom');
+      });
+      await lifecycle.start();
+      await lifecycle.shutdown();
+      await settle();
+      expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.listened()).toEqual([]);
+    });
+
+    it('never exits when shutdown was triggered by server.close()', async () => {
+      const proc = new FakeProcess();
+      const lifecycle = lifecycleOn(proc);
+      const server = http.createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      lifecycle.attach(server);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const report = await lifecycle.shutdown();
+      expect(report.reason).toBe('server.close');
+      await settle();
+      expect(proc.exit).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('options.handleUncaught', () => {
+    it('is off by default', async () => {
+      const proc = new FakeProcess();
+      const lifecycle = lifecycleOn(proc);
+      await lifecycle.start();
+      expect(proc.listenerCount('uncaughtException')).toBe(0);
+      expect(proc.listenerCount('unhandledRejection')).toBe(0);
+      await lifecycle.shutdown();
+    });
+
+    it.each(['uncaughtException', 'unhandledRejection'])('logs an %s, shuts down and exits 1', async (event) => {
+      const proc = new FakeProcess();
+      const logger = createLogger();
+      const lifecycle = lifecycleOn(proc, { handleUncaught: true, logger });
+      const hook = jest.fn();
+      lifecycle.registerShutdown(hook);
+      await lifecycle.start();
+      const failure = new Error('kaput');
+      proc.emit(event, failure);
+      await settle();
+      expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('kaput'), expect.objectContaining({ code: 'ERR_LIFESPAN_UNCAUGHT', cause: failure }));
+      expect(hook).toHaveBeenCalledTimes(1);
+      expect(lifecycle.state).toBe('closed');
+      expect(proc.exit).toHaveBeenCalledWith(1);
+    });
+
+    it('writes the uncaught error to stderr without a logger', async () => {
+      const proc = new FakeProcess();
+      await lifecycleOn(proc, { handleUncaught: true }).start();
+      proc.emit('uncaughtException', new Error('kaput'));
+      await settle();
+      expect(proc.written()).toContain('kaput');
+      expect(proc.exit).toHaveBeenCalledWith(1);
+    });
+  });
+
+  describe('exit fallback', () => {
+    it('runs synchronous hooks only and warns ERR_LIFESPAN_ASYNC_HOOK_AT_EXIT for asynchronous ones', async () => {
+      const proc = new FakeProcess();
+      const lifecycle = lifecycleOn(proc);
+      const calls: string[] = [];
+      lifecycle.registerShutdown(() => void calls.push('sync close'), { name: 'sync close' });
+      lifecycle.registerShutdown(async () => void calls.push('async close'), { name: 'async close' });
+      lifecycle.registerShutdown(() => Promise.resolve(calls.push('promise close')), { name: 'promise close' });
+      lifecycle.registerShutdown(() => void calls.push('sync drain'), { name: 'sync drain', phase: 'drain' });
+      await lifecycle.start();
+      proc.emit('exit', 0);
+      expect(calls).toEqual(['sync drain', 'promise close', 'sync close']);
+      const written = proc.written();
+      expect(written).toContain('ERR_LIFESPAN_ASYNC_HOOK_AT_EXIT');
+      expect(written).toContain('"async close"');
+      expect(written).toContain('"promise close"');
+      expect(written).not.toContain('"sync close"');
+    });
+
+    it('warns through the logger when there is one', async () => {
+      const proc = new FakeProcess();
+      const logger = createLogger();
+      const lifecycle = lifecycleOn(proc, { logger });
+      lifecycle.registerShutdown(async () => undefined, { name: 'async' });
+      await lifecycle.start();
+      proc.emit('exit', 0);
+      expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('ERR_LIFESPAN_ASYNC_HOOK_AT_EXIT'));
+      expect(proc.stderr.write).not.toHaveBeenCalled();
+    });
+
+    it('does not run hooks again after a completed shutdown', async () => {
+      const proc = new FakeProcess();
+      const lifecycle = lifecycleOn(proc, { exit: false });
+      const hook = jest.fn();
+      lifecycle.registerShutdown(hook);
+      await lifecycle.start();
+      proc.emit('SIGTERM');
+      await settle();
+      proc.emit('exit', 0);
+      expect(hook).toHaveBeenCalledTimes(1);
+    });
+
+    it('is not installed with exitFallback: false', async () => {
+      const proc = new FakeProcess();
+      const lifecycle = lifecycleOn(proc, { exitFallback: false });
+      await lifecycle.start();
+      expect(proc.listenerCount('exit')).toBe(0);
+      await lifecycle.shutdown();
+    });
+  });
+
+  describe('PM2', () => {
+    it("starts shutdown on the 'shutdown' message and reports ready with send('ready') under PM2", async () => {
+      const proc = new FakeProcess({ env: { pm_id: '0' }, ipc: true });
+      const lifecycle = lifecycleOn(proc);
+      const hook = jest.fn();
+      lifecycle.registerShutdown(hook);
+      await lifecycle.start();
+      expect(proc.send).toHaveBeenCalledWith('ready');
+      expect(proc.listenerCount('message')).toBe(1);
+      proc.emit('message', 'something else');
+      expect(lifecycle.state).toBe('ready');
+      proc.emit('message', 'shutdown');
+      await settle();
+      expect(hook).toHaveBeenCalledTimes(1);
+      expect((await lifecycle.shutdown()).reason).toBe('pm2:shutdown');
+      expect(proc.exit).toHaveBeenCalledWith(0);
+    });
+
+    it('neither listens to messages nor sends ready outside PM2', async () => {
+      const proc = new FakeProcess({ ipc: true });
+      const lifecycle = lifecycleOn(proc);
+      await lifecycle.start();
+      expect(proc.send).not.toHaveBeenCalled();
+      expect(proc.listenerCount('message')).toBe(0);
+      await lifecycle.shutdown();
+    });
+
+    it('does not send ready with pm2: false', async () => {
+      const proc = new FakeProcess({ env: { pm_id: '3' }, ipc: true });
+      const lifecycle = lifecycleOn(proc, { pm2: false });
+      await lifecycle.start();
+      expect(proc.send).not.toHaveBeenCalled();
+      await lifecycle.shutdown();
+    });
+  });
+
+  it('removes every listener once every lifecycle has closed', async () => {
+    const proc = new FakeProcess({ env: { pm_id: '1' }, ipc: true });
+    const a = lifecycleOn(proc, { handleUncaught: true });
+    const b = lifecycleOn(proc, { signals: ['SIGHUP'] });
+    await a.start();
+    await b.start();
+    expect(proc.listened()).toEqual(['SIGHUP', 'SIGINT', 'SIGTERM', 'exit', 'message', 'uncaughtException', 'unhandledRejection']);
+    await a.shutdown();
+    expect(proc.listened()).toEqual(['SIGHUP', 'exit', 'message']);
+    await b.shutdown();
+    expect(proc.listened()).toEqual([]);
+  });
+});
