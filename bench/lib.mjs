@@ -119,6 +119,7 @@ export function markdownTable(header, rows) {
 
 export function formatMs(ms) {
   if (ms === null || ms === undefined) return 'n/a';
+  if (ms === Infinity) return 'killed';
   if (ms >= 10_000) return `${(ms / 1000).toFixed(1)} s`;
   if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
   return `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;

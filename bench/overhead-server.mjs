@@ -1,0 +1,96 @@
+// One server of the overhead benchmark: `node overhead-server.mjs <framework> <bare|adapter>`.
+// The route answers "ok"; with the adapter it first calls registerShutdown(fn, { key }), as a
+// request handler that lazily creates a pool would. The parent asks for process.cpuUsage() deltas
+// over IPC around each measured batch of requests.
+import http from 'node:http';
+
+const [framework, variant] = process.argv.slice(2);
+const adapter = variant === 'adapter';
+const pool = { end: () => undefined };
+const closePool = () => pool.end();
+const hookOptions = { key: 'pg-pool' };
+
+async function node() {
+  if (!adapter) return http.createServer((req, res) => res.end('ok'));
+  const { createLifecycle } = await import('@lifespan/core');
+  const lifecycle = createLifecycle({ signals: false });
+  const server = http.createServer((req, res) => {
+    lifecycle.registerShutdown(closePool, hookOptions);
+    res.end('ok');
+  });
+  lifecycle.attach(server);
+  return server;
+}
+
+async function express() {
+  const { default: createApp } = await import('express');
+  const app = createApp();
+  if (adapter) {
+    const { shutdownHooks } = await import('@lifespan/express');
+    app.use(shutdownHooks({ signals: false }));
+    app.get('/', (req, res) => {
+      req.registerShutdown(closePool, hookOptions);
+      res.send('ok');
+    });
+  } else {
+    app.get('/', (req, res) => res.send('ok'));
+  }
+  return http.createServer(app);
+}
+
+async function koa() {
+  const { default: Koa } = await import('koa');
+  const app = new Koa();
+  if (adapter) {
+    const { shutdownHooks } = await import('@lifespan/koa');
+    app.use(shutdownHooks({ signals: false }));
+    app.use((ctx) => {
+      ctx.registerShutdown(closePool, hookOptions);
+      ctx.body = 'ok';
+    });
+  } else {
+    app.use((ctx) => {
+      ctx.body = 'ok';
+    });
+  }
+  return http.createServer(app.callback());
+}
+
+async function fastify() {
+  const { default: Fastify } = await import('fastify');
+  const app = Fastify();
+  if (adapter) {
+    const { lifecycle } = await import('@lifespan/fastify');
+    await app.register(lifecycle, { signals: false });
+    app.get('/', async (request) => {
+      request.registerShutdown(closePool, hookOptions);
+      return 'ok';
+    });
+  } else {
+    app.get('/', async () => 'ok');
+  }
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return app.server;
+}
+
+const factories = { node, express, koa, fastify };
+let server;
+try {
+  server = await factories[framework]();
+} catch (error) {
+  process.send({ error: `${error.code ?? ''} ${error.message}`.trim() });
+  process.exit(2);
+}
+if (!server.listening) await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+
+let begun;
+process.on('message', (message) => {
+  if (message === 'begin') {
+    begun = process.cpuUsage();
+    process.send({ begun: true });
+  } else if (message === 'end') {
+    const used = process.cpuUsage(begun);
+    process.send({ cpuMicros: used.user + used.system });
+  }
+});
+process.send({ port: server.address().port });
