@@ -1,0 +1,33 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+// What `npm publish` would ship, checked on the built packages: only the builds, the README and
+// the manifest; and both module systems resolving to the right files with the right types.
+const root = join(__dirname, '..', '..', '..');
+const published = ['core', 'express', 'koa', 'fastify'] as const;
+
+interface PackFile {
+  path: string;
+}
+
+function packedFiles(name: string): string[] {
+  const output = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: join(root, 'packages', name), encoding: 'utf8' });
+  const [pack] = JSON.parse(output) as [{ files: PackFile[] }];
+  return pack.files.map((file) => file.path).sort();
+}
+
+describe.each(published)('npm pack of @lifespan/%s', (name) => {
+  it('contains only the ESM and CommonJS builds, the README and the manifest', () => {
+    const files = packedFiles(name);
+    expect(files).toEqual(expect.arrayContaining(['README.md', 'package.json', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json']));
+    const unexpected = files.filter((file) => !['README.md', 'package.json', 'LICENSE', 'CHANGELOG.md'].includes(file) && !/^dist\/(esm|cjs)\/[\w.-]+\.(js|d\.ts)$/.test(file) && file !== 'dist/cjs/package.json');
+    expect(unexpected).toEqual([]);
+  });
+
+  it('passes publint and are-the-types-wrong', () => {
+    const cwd = join(root, 'packages', name);
+    const bin = (tool: string): string => join(root, 'node_modules', '.bin', tool);
+    expect(() => execFileSync(bin('publint'), ['--strict'], { cwd, encoding: 'utf8', stdio: 'pipe' })).not.toThrow();
+    expect(() => execFileSync(bin('attw'), ['--pack', '.', '--profile', 'node16', '--format', 'ascii'], { cwd, encoding: 'utf8', stdio: 'pipe' })).not.toThrow();
+  });
+});
