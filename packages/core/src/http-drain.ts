@@ -14,6 +14,7 @@ const debug = debuglog('lifespan');
 const kConnection = Symbol('@lifespan/core.connection');
 const kRequestScope = Symbol('@lifespan/core.requestScope');
 const kTracked = Symbol('@lifespan/core.tracked');
+const kResponse = Symbol('@lifespan/core.response');
 
 /** Any server Lifespan can drain: `node:http`, `node:https` or a `node:http2` server. */
 export type DrainableServer = NetServer;
@@ -43,7 +44,7 @@ interface Http2SessionLike {
 }
 
 type Tracked = ServerResponse & { [kConnection]?: Connection; [kTracked]?: HttpDrainer };
-type ScopedRequest = IncomingMessage & { [kRequestScope]?: RequestScope };
+type ScopedRequest = IncomingMessage & { [kRequestScope]?: RequestScope; [kResponse]?: Tracked };
 type TrackedSocket = Socket & { [kConnection]?: Connection; parser?: unknown };
 
 /** What the drainer tells the lifecycle. */
@@ -166,6 +167,8 @@ export class HttpDrainer implements ScopeOwner {
     if (tracked[kTracked] !== undefined) return;
     if (this.#excluded !== undefined && this.#excluded.has(pathOf(req.url))) return;
     tracked[kTracked] = this;
+    // Only Express sets `req.res`: remember the response so that any adapter's scope can find it.
+    (req as ScopedRequest)[kResponse] = tracked;
     this.#inFlight.add(tracked);
     const socket = req.socket as TrackedSocket | null;
     if (socket !== null && typeof (res as { shouldKeepAlive?: unknown }).shouldKeepAlive === 'boolean') {
@@ -190,7 +193,7 @@ export class HttpDrainer implements ScopeOwner {
     if (scope === undefined) {
       scope = new RequestScope(this);
       scoped[kRequestScope] = scope;
-      const res = (req as { res?: ServerResponse }).res as Tracked | undefined;
+      const res = scoped[kResponse];
       // A response that already closed (or was never tracked) will never report its end:
       // such a scope must not join the watchers, or it would stay there for good.
       if (res === undefined || !this.#inFlight.has(res)) scope.finish();
