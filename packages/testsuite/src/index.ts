@@ -1,0 +1,2 @@
+export { defineAdapterSuite } from './define-adapter-suite.js';
+export type { AdapterServer, CreateAdapterServer, SuiteContext } from './define-adapter-suite.js';
