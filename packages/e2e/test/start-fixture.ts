@@ -1,0 +1,185 @@
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+const fixturesDir = path.resolve(__dirname, '../fixtures');
+const timingsFile = process.env['LIFESPAN_E2E_TIMINGS'] ?? path.resolve(__dirname, '../../../node_modules/.cache/lifespan-e2e/timings.jsonl');
+
+/** How a fixture process ended. */
+export interface FixtureExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A message a fixture sent with `emit(event, data)`. */
+export interface FixtureEvent {
+  event: string;
+  [key: string]: unknown;
+}
+
+/** A running fixture process and what it has said so far. */
+export interface Fixture {
+  readonly child: ChildProcess;
+  /** `http://127.0.0.1:<port>` of the first server. */
+  readonly url: string;
+  readonly port: number;
+  /** Ports of every server the fixture announced. */
+  readonly ports: readonly number[];
+  /** Settles once the process exited and its output is complete. */
+  readonly exited: Promise<FixtureExit>;
+  /** `performance.now()` when the process exited; undefined while it runs. */
+  exitedAt(): number | undefined;
+  /** stdout, one entry per line. */
+  lines(): string[];
+  stderr(): string;
+  /** Events the fixture emitted, optionally only those named `event`. */
+  events(event?: string): FixtureEvent[];
+  /** Resolves once `predicate` holds; rejects if the process exits first or `timeoutMs` passes. */
+  until(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  /** Sends `signal` and returns `performance.now()` at that moment. */
+  kill(signal?: NodeJS.Signals): number;
+}
+
+/** Extra settings of `startFixture()`. */
+export interface StartFixtureOptions {
+  /** Time the fixture may take to announce its port. @default 15_000 */
+  startTimeoutMs?: number;
+}
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly exited: Promise<FixtureExit>;
+  /** Processes the fixture started itself (a cluster worker) and announced with `emit('spawned', { pid })`. */
+  readonly spawned: number[];
+}
+
+const running = new Set<Running>();
+
+/**
+ * Forks `fixtures/<file>` with `env` added to the environment and resolves once it announced its
+ * port. Every fixture speaks the protocol of `fixtures/support/fixture-protocol.cjs`, so a new
+ * fixture (an adapter's app) is one file and needs nothing here.
+ * @example
+ * const app = await startFixture('http.mjs', { SCENARIO: 'slow-request' });
+ */
+export function startFixture(file: string, env: Record<string, string> = {}, options: StartFixtureOptions = {}): Promise<Fixture> {
+  const child = fork(path.join(fixturesDir, file), [], {
+    env: { ...process.env, ...env },
+    // The jest worker's own flags (inspector, loaders) are none of the fixture's business.
+    execArgv: [],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let exitTime: number | undefined;
+  let exit: FixtureExit | undefined;
+  const events: FixtureEvent[] = [];
+  const waiters = new Set<() => void>();
+  const notify = (): void => {
+    for (const waiter of [...waiters]) waiter();
+  };
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    notify();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+    notify();
+  });
+  child.on('exit', () => {
+    exitTime = performance.now();
+  });
+  const exited = new Promise<FixtureExit>((resolve) => {
+    // 'close', not 'exit': every line the process wrote has been read by then.
+    child.on('close', (code, signal) => {
+      exit = { code, signal };
+      resolve(exit);
+      notify();
+    });
+  });
+  const record: Running = { child, exited, spawned: [] };
+  running.add(record);
+  void exited.then(() => running.delete(record));
+
+  const until = (predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+      const finish = (error?: Error): void => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        if (error) reject(error);
+        else resolve();
+      };
+      const check = (): void => {
+        if (predicate()) finish();
+        else if (exit !== undefined) finish(new Error(`fixture ${file} exited (${JSON.stringify(exit)}) before ${what}\nstdout: ${stdout}\nstderr: ${stderr}`));
+      };
+      waiters.add(check);
+      check();
+    });
+
+  return new Promise((resolve, reject) => {
+    let announced = false;
+    child.on('message', (message: unknown) => {
+      if (message === null || typeof message !== 'object') return;
+      const data = message as Record<string, unknown>;
+      if (typeof data['event'] === 'string') {
+        events.push(data as FixtureEvent);
+        if (data['event'] === 'spawned' && typeof data['pid'] === 'number') record.spawned.push(data['pid']);
+      } else if (!announced && typeof data['port'] === 'number') {
+        announced = true;
+        const port = data['port'];
+        const ports = Array.isArray(data['ports']) ? (data['ports'] as number[]) : [port];
+        resolve({
+          child,
+          url: `http://127.0.0.1:${port}`,
+          port,
+          ports,
+          exited,
+          exitedAt: () => exitTime,
+          lines: () => stdout.split('\n').filter((line) => line !== ''),
+          stderr: () => stderr,
+          events: (event) => (event === undefined ? [...events] : events.filter((entry) => entry.event === event)),
+          until,
+          kill: (signal = 'SIGTERM') => {
+            const sentAt = performance.now();
+            child.kill(signal);
+            return sentAt;
+          },
+        });
+      }
+      notify();
+    });
+    until(() => announced, `${file} to announce its port`, options.startTimeoutMs ?? 15_000).catch((error: unknown) => {
+      child.kill('SIGKILL');
+      reject(error);
+    });
+  });
+}
+
+/** Kills every fixture process a test left running (only those started here) and waits until they are gone. */
+export async function killLeftovers(): Promise<void> {
+  await Promise.all(
+    [...running].map(async ({ child, exited, spawned }) => {
+      child.kill('SIGKILL');
+      for (const pid of spawned) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
+      await exited;
+    }),
+  );
+}
+
+/** Appends a measured duration to the timings file (tests never write to the console). */
+export function recordTiming(name: string, ms: number): void {
+  mkdirSync(path.dirname(timingsFile), { recursive: true });
+  appendFileSync(timingsFile, `${JSON.stringify({ name, ms: Math.round(ms * 10) / 10, at: new Date().toISOString() })}\n`);
+}
+
+// Registered on import, so that no test file can forget it.
+afterEach(killLeftovers);
