@@ -463,7 +463,11 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
   #reportError(error: unknown): void {
     const logger = this.#options.logger;
     if (logger !== undefined) logger.error(`lifespan: ${error instanceof Error ? error.message : String(error)}`, error);
-    else if (error instanceof Error) this.#stderr.write(`${error.stack ?? error.message}\n`);
+    else if (error instanceof Error) {
+      // Without a logger, stderr is all a supervisor keeps: lead with the stable code, as writeFailures() does.
+      const code = (error as { code?: unknown }).code;
+      this.#stderr.write(`${typeof code === 'string' && code.startsWith('ERR_LIFESPAN_') ? `lifespan: ${code}: ` : ''}${error.stack ?? error.message}\n`);
+    }
   }
 
   get #stderr(): { write(text: string): unknown } {

@@ -111,6 +111,7 @@ describe('process coordinator', () => {
       expect(proc.exit).toHaveBeenCalledWith(3);
       expect(proc.written()).toContain('SIGINT');
       expect(proc.written()).toContain('ForcedExitError');
+      expect(proc.written()).toContain('lifespan: ERR_LIFESPAN_FORCED_EXIT: ');
       // The fake exit returned: let the hung hook reach the deadline so that no timer outlives the test.
       await jest.advanceTimersByTimeAsync(30_000);
       expect(lifecycle.state).toBe('closed');
