@@ -24,8 +24,23 @@ const IN_FLIGHT = 20;
 const CAP_MS = quick ? 5_000 : 15_000;
 const LOAD_MS = quick ? 1_000 : 1_500;
 
-/** Starts a contender; resolves once it listens. */
+/**
+ * Starts a contender; resolves once it listens. Retried: another process may be rebuilding
+ * packages/<name>/dist at that moment (a shared machine), which makes one start fail.
+ */
 async function start(id, env) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(id, env);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      log(`${id} did not start (attempt ${attempt}), retrying: ${String(error.message).split('\n')[0]}`);
+      await sleep(3000);
+    }
+  }
+}
+
+async function startOnce(id, env) {
   const handle = forkChild(join(benchDir, 'servers', `${id}.mjs`), { env });
   try {
     const { port } = await nextMessage(handle.child, (message) => typeof message?.port === 'number', 15_000);
@@ -200,12 +215,16 @@ function medianOf(values) {
 }
 
 /** Runs every scenario for every contender, `rounds` times, order rotated each round. */
-export async function run({ rounds = quick ? 1 : 3, only = process.env.BENCH_CONTENDERS?.split(',') } = {}) {
+export async function run({ rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 1 : 3)), only = process.env.BENCH_CONTENDERS?.split(',') } = {}) {
   const selected = only ? contenders.filter((c) => only.includes(c.id)) : contenders;
   const samples = {};
+  // Warm the client code (http.Agent, this file) first, so that the first contender measured
+  // does not pay for a cold client.
+  await underLoad('plain').catch(() => undefined);
   for (let round = 0; round < rounds; round++) {
     for (const scenario of scenarios) {
       const order = selected.map((_, i) => selected[(i + round * 3) % selected.length]);
+      if (process.env.BENCH_SCENARIOS && !process.env.BENCH_SCENARIOS.split(',').includes(scenario.id)) continue;
       for (const contender of order) {
         const key = `${contender.id}/${scenario.id}`;
         let sample;
