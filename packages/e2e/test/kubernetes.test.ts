@@ -1,0 +1,63 @@
+import { LbProxy } from './lb-proxy';
+import { keepAliveLoad } from './keep-alive-load';
+import { recordTiming, startFixture } from './start-fixture';
+import type { Fixture, FixtureExit } from './start-fixture';
+
+// The kubelet and a Service, played with real processes on 127.0.0.1: two pods behind a proxy
+// that polls /readyz every 100 ms, steady keep-alive traffic, SIGTERM to one pod.
+const drainDelayMs = 500;
+const gracePeriodMs = 5000;
+
+function exitWithin(app: Fixture, ms: number): Promise<FixtureExit | 'grace period exceeded'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'grace period exceeded'>((resolve) => {
+    timer = setTimeout(() => {
+      // What the kubelet does next.
+      app.kill('SIGKILL');
+      resolve('grace period exceeded');
+    }, ms);
+  });
+  return Promise.race([app.exited, late]).finally(() => clearTimeout(timer));
+}
+
+const describeUnix = process.platform === 'win32' ? describe.skip : describe;
+
+describeUnix('Kubernetes rollout (SIGTERM behind a load balancer)', () => {
+  it('loses no request, fails readiness before closing the listener, and exits 0 within the grace period', async () => {
+    const env = { DRAIN_DELAY_MS: String(drainDelayMs), TIMEOUT_MS: String(gracePeriodMs - 1000) };
+    const [stopping, staying] = await Promise.all([startFixture('k8s-app.mjs', env), startFixture('k8s-app.mjs', env)]);
+    await using proxy = await LbProxy.start([stopping.port, staying.port]);
+    await proxy.waitRoutable(2);
+
+    const load = keepAliveLoad(proxy.url, { concurrency: 20, maxDurationMs: 4000 });
+    // Traffic to both pods first, however slow the machine.
+    while (load.ok < 100) await new Promise((resolve) => setTimeout(resolve, 10));
+    const sentAt = stopping.kill('SIGTERM');
+    const exit = await exitWithin(stopping, gracePeriodMs);
+    const exitMs = stopping.exitedAt()! - sentAt;
+    const okAtExit = load.ok;
+    // The remaining pod carries the traffic on its own for a moment.
+    while (load.ok < okAtExit + 100) await new Promise((resolve) => setTimeout(resolve, 10));
+    const result = await load.stop();
+    recordTiming('kubernetes: SIGTERM to exit', exitMs);
+
+    expect(result.failed).toEqual([]);
+    expect(proxy.failures).toEqual([]);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(exitMs).toBeLessThan(gracePeriodMs);
+    expect(exitMs).toBeGreaterThanOrEqual(drainDelayMs);
+    expect(result.pids.size).toBe(2);
+    expect(stopping.lines()).toEqual(['state:draining', 'drain:flush', 'event:listener-closed', 'close:cache', 'close:db']);
+
+    // Probes use a new connection each: a 503 means the pod answered on a listener still open.
+    const probes = proxy.upstream(stopping.port).probes.filter((probe) => probe.at >= sentAt).map((probe) => probe.result);
+    const first503 = probes.indexOf(503);
+    expect(first503).toBeGreaterThanOrEqual(0);
+    expect(probes.slice(0, first503)).toEqual(probes.slice(0, first503).map(() => 200));
+    expect(probes.slice(first503).every((probe) => probe === 503 || probe === 'refused')).toBe(true);
+    expect(proxy.upstream(staying.port).routable).toBe(true);
+
+    staying.kill('SIGTERM');
+    expect(await staying.exited).toEqual({ code: 0, signal: null });
+  }, 30_000);
+});
