@@ -316,7 +316,12 @@ export class HttpDrainer implements ScopeOwner {
   #closeListener(record: ServerRecord): boolean {
     if (record.listenerClosed) return false;
     record.listenerClosed = true;
-    if (!record.server.listening) return false;
+    if (!record.server.listening) {
+      // A server that never listened (Fastify before listen(), apps tested with inject()) still
+      // emits 'close', as Node's close() would, or whoever waits for it (Fastify's close) waits forever.
+      if (!record.closeEmitted) NetServer.prototype.close.call(record.server);
+      return false;
+    }
     // Only the listening socket: http.Server#close() would also destroy idle keep-alive connections.
     NetServer.prototype.close.call(record.server);
     return true;

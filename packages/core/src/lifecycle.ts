@@ -539,7 +539,9 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
     const drainResults = await drainHooks;
     await httpDrain;
     const lateDrain = await Promise.all(this.#lateDrainHooks);
-    if (this.#host !== undefined && !this.#host.closeStarted) {
+    // After a failed startup the host reports the failure itself (Fastify's ready() rejects); its
+    // close, called from inside its own boot, would wait for that boot and never settle.
+    if (this.#host !== undefined && !this.#host.closeStarted && !this.#startupFailed) {
       this.#host.closeStarted = true;
       // Drained first, then the framework's close: it finds no connection left, so it has
       // nothing to refuse with 503 and nothing to wait for.
