@@ -379,7 +379,14 @@ function onSocketClose(this: TrackedSocket): void {
 }
 
 function closeIfIdle(connection: Connection): void {
-  connection.drainer.idleGracePassed(connection);
+  // Timers run before I/O in each turn of the event loop: after a busy spell, a request that
+  // reached the socket in time is still unread. Decide after the next poll phase has parsed it.
+  setImmediate(closeIfStillIdle, connection, connection.timer);
+}
+
+function closeIfStillIdle(connection: Connection, timer: Connection['timer']): void {
+  // A request arrived (track() cleared the timer) or a new grace began meanwhile.
+  if (connection.timer === timer) connection.drainer.idleGracePassed(connection);
 }
 
 function destroySocket(socket: Socket): void {
