@@ -13,7 +13,8 @@ export interface LifecyclePluginOptions extends AdapterOptions {
 // Keys Fastify itself may put on plugin options.
 const pluginKeys = ['health', 'prefix', 'logLevel', 'logSerializers'];
 
-function lifecyclePlugin(fastify: FastifyInstance, options: LifecyclePluginOptions, done: (error?: Error) => void): void {
+// Async, so that a bad option rejects `register()` rather than escaping as an uncaught exception.
+async function lifecyclePlugin(fastify: FastifyInstance, options: LifecyclePluginOptions): Promise<void> {
   const lifecycle = adapterLifecycle(options, 'lifecycle plugin', pluginKeys);
   const probe = createHealthProbe(lifecycle, options.health);
   const registerShutdown: RegisterShutdown = (hook, hookOptions) => lifecycle.registerShutdown(hook, hookOptions);
@@ -51,7 +52,6 @@ function lifecyclePlugin(fastify: FastifyInstance, options: LifecyclePluginOptio
   fastify.addHook('preClose', () => bridge.closing());
   fastify.addHook('onClose', () => bridge.closed());
   lifecycle.attach(fastify.server);
-  done();
 }
 
 /**

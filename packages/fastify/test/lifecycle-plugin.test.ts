@@ -1,0 +1,107 @@
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import Fastify4 from 'fastify4';
+import request from 'supertest';
+import { createLifecycle } from '@lifespan/core';
+import lifecycleDefault, { lifecycle as lifecyclePlugin } from '@lifespan/fastify';
+
+const majors: [string, () => FastifyInstance][] = [
+  ['fastify 5', () => Fastify()],
+  ['fastify 4', () => Fastify4() as unknown as FastifyInstance],
+];
+
+describe.each(majors)('lifecycle plugin on %s', (_name, createApp) => {
+  const apps: FastifyInstance[] = [];
+  afterEach(async () => {
+    for (const app of apps.splice(0)) {
+      await app.lifecycle.shutdown();
+      await app.close();
+    }
+  });
+
+  async function build(options: object = { signals: false }): Promise<{ app: FastifyInstance; calls: string[] }> {
+    const app = createApp();
+    apps.push(app);
+    const calls: string[] = [];
+    await app.register(lifecyclePlugin, options);
+    app.addHook('onClose', async () => void calls.push('fastify:onClose'));
+    app.registerShutdown(() => void calls.push('close hook'), { key: 'close' });
+    app.get('/', async (req) => {
+      req.registerShutdown(() => void calls.push('request hook'), { key: 'request' });
+      return 'ok';
+    });
+    return { app, calls };
+  }
+
+  it('is the default export too, declared for Fastify 4 and 5', () => {
+    expect(lifecycleDefault).toBe(lifecyclePlugin);
+    const meta = (lifecyclePlugin as unknown as Record<symbol, { name: string; fastify: string }>)[Symbol.for('plugin-meta')];
+    expect(meta).toMatchObject({ name: '@lifespan/fastify', fastify: '4.x || 5.x' });
+  });
+
+  it('throws ERR_LIFESPAN_INVALID_ARG for bad options', async () => {
+    const app = createApp();
+    await expect(app.register(lifecyclePlugin, { timeoutMs: 0 })).rejects.toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG' });
+    const other = createApp();
+    const lifecycle = createLifecycle({ signals: false });
+    await expect(other.register(lifecyclePlugin, { lifecycle, drainDelayMs: 5 })).rejects.toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG' });
+    await lifecycle.shutdown();
+  });
+
+  it('runs startup hooks in onReady, before ready() resolves', async () => {
+    const { app } = await build();
+    const states: string[] = [];
+    app.registerStartup(() => void states.push(app.lifecycle.state));
+    expect(app.lifecycle.state).toBe('created');
+    await app.ready();
+    expect(states).toEqual(['starting']);
+    expect(app.lifecycle.state).toBe('ready');
+  });
+
+  it('fails ready() when a startup hook fails', async () => {
+    const { app } = await build();
+    app.registerStartup(() => Promise.reject(new Error('no database')), { name: 'db' });
+    await expect(app.ready()).rejects.toMatchObject({ code: 'ERR_LIFESPAN_STARTUP_FAILED' });
+  });
+
+  it('calls fastify.close() once when lifecycle.shutdown() starts, after the drain', async () => {
+    const { app, calls } = await build();
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    await request(app.server).get('/').expect(200, 'ok');
+    const report = await app.lifecycle.shutdown('test');
+    expect(report.ok).toBe(true);
+    expect(calls).toEqual(['fastify:onClose', 'request hook', 'close hook']);
+    await app.close();
+    expect(calls.filter((call) => call === 'fastify:onClose')).toHaveLength(1);
+  });
+
+  it('shuts the lifecycle down once from fastify.close(), hooks done before close() resolves', async () => {
+    const { app, calls } = await build();
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    await request(app.server).get('/').expect(200, 'ok');
+    await app.close();
+    expect(app.lifecycle.state).toBe('closed');
+    expect(calls.sort()).toEqual(['close hook', 'fastify:onClose', 'request hook']);
+    expect((await app.lifecycle.shutdown()).reason).toBe('fastify.close');
+  });
+
+  it('answers probe routes from the lifecycle', async () => {
+    const { app } = await build({ signals: false, health: { readyPath: '/readyz' } });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const ready = await request(app.server).get('/readyz').expect(200);
+    expect(ready.body).toEqual({ live: true, ready: true, state: 'ready' });
+    await request(app.server).get('/').expect(200, 'ok');
+  });
+
+  it('types and decorates request members without closures per request', async () => {
+    const { app } = await build();
+    app.get('/members', async (req) => ({
+      signal: req.shutdownSignal.aborted,
+      onShutdown: typeof req.onShutdown,
+      same: req.registerShutdown === app.registerShutdown,
+    }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const reply = await request(app.server).get('/members').expect(200);
+    expect(reply.body).toEqual({ signal: false, onShutdown: 'function', same: true });
+  });
+});
