@@ -171,7 +171,9 @@ export class HttpDrainer implements ScopeOwner {
     (req as ScopedRequest)[kResponse] = tracked;
     this.#inFlight.add(tracked);
     const socket = req.socket as TrackedSocket | null;
-    if (socket !== null && typeof (res as { shouldKeepAlive?: unknown }).shouldKeepAlive === 'boolean') {
+    // An in-memory request (Fastify's inject(), light-my-request) has a stand-in socket with no
+    // connection behind it: nothing to drain, and it never closes.
+    if (socket !== null && typeof socket.end === 'function' && typeof (res as { shouldKeepAlive?: unknown }).shouldKeepAlive === 'boolean') {
       const connection = socket[kConnection] ?? this.#adopt(socket);
       connection.active++;
       if (connection.timer !== undefined) {

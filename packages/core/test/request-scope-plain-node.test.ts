@@ -27,3 +27,21 @@ describe('lifecycle.requestScope(req)', () => {
     expect((await shutdown).ok).toBe(true);
   });
 });
+
+describe('lifecycle.trackRequest(req, res)', () => {
+  it('tracks an in-memory request (Fastify inject) without adopting its stand-in socket', async () => {
+    const { EventEmitter } = await import('node:events');
+    const lifecycle = createLifecycle({ signals: false, drainTimeoutMs: 200 });
+    // Like light-my-request's socket: an emitter with no connection behind it, no end(), never closing.
+    const req = new http.IncomingMessage(new EventEmitter() as never);
+    req.url = '/';
+    const res = new http.ServerResponse(req);
+    lifecycle.trackRequest(req, res);
+    expect(lifecycle.inFlight).toBe(1);
+    res.emit('close');
+    expect(lifecycle.inFlight).toBe(0);
+    const report = await lifecycle.shutdown();
+    expect(report.ok).toBe(true);
+    expect(report.http.connectionsDestroyed).toBe(0);
+  });
+});
