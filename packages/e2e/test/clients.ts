@@ -72,3 +72,8 @@ export function errorCode(error: unknown): string {
   const { code, message } = error as NodeJS.ErrnoException;
   return code ?? message;
 }
+
+/** Milliseconds since the epoch, comparable with the `at` of a fixture's drain events. */
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { errorCode, freeSocketCount, get, idleKeepAlive, open, unusedConnections } from './clients';
+import { epochNow, errorCode, freeSocketCount, get, idleKeepAlive, open, unusedConnections } from './clients';
 import { recordTiming, startFixture } from './start-fixture';
 
 const describePosix = process.platform === 'win32' ? describe.skip : describe;
@@ -61,10 +61,10 @@ describePosix.each(['http.mjs', 'http.cjs'])('lifecycle.attach(server) on SIGTER
     }
   });
 
-  it.each([0, 200])('serves keep-alive clients looping through the drain without a reset (drainDelayMs %i)', async (drainDelayMs) => {
+  it.each([0, 200])('serves keep-alive clients looping through the drain without a reset before the listener closes (drainDelayMs %i)', async (drainDelayMs) => {
     const app = await startFixture(file, { SCENARIO: 'keep-alive', DRAIN_DELAY_MS: String(drainDelayMs) });
     const agents = Array.from({ length: 4 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
-    const errors: string[] = [];
+    const failures: { code: string; sentAt: number }[] = [];
     let served = 0;
     let servedAfterSignal = 0;
     let refused = 0;
@@ -73,15 +73,18 @@ describePosix.each(['http.mjs', 'http.cjs'])('lifecycle.attach(server) on SIGTER
     // connection, until the listener is gone (ECONNREFUSED) or the bound is reached.
     const loop = async (agent: http.Agent): Promise<void> => {
       for (let i = 0; i < 1000; i++) {
+        const sentAt = epochNow();
         try {
           const response = await get(`${app.url}/`, agent);
-          if (response.status !== 200) errors.push(`status ${response.status}`);
+          if (response.status !== 200) failures.push({ code: `status ${response.status}`, sentAt });
           served++;
           if (signalled) servedAfterSignal++;
         } catch (error) {
-          if (errorCode(error) === 'ECONNREFUSED') refused++;
-          else errors.push(errorCode(error));
-          return;
+          if (errorCode(error) === 'ECONNREFUSED') {
+            refused++;
+            return;
+          }
+          failures.push({ code: errorCode(error), sentAt });
         }
         if (served >= 40 && !signalled) {
           signalled = true;
@@ -91,14 +94,19 @@ describePosix.each(['http.mjs', 'http.cjs'])('lifecycle.attach(server) on SIGTER
     };
     try {
       await Promise.all(agents.map(loop));
-      expect(errors).toEqual([]);
       expect(signalled).toBe(true);
+      expect(await app.exited).toEqual({ code: 0, signal: null });
+      expect(app.lines()).toEqual(['drain:request', 'close:server']);
+      const listenerClosed = app.events('drain').find((event) => event['type'] === 'listenerClosed');
+      expect(listenerClosed).toBeDefined();
+      // A request sent after the listener closed may meet an idle connection being closed just
+      // then (HTTP/1.1 has no way around that race); one sent before must never fail.
+      const closedAt = listenerClosed!['at'] as number;
+      expect(failures.filter((failure) => failure.sentAt <= closedAt || failure.code !== 'ECONNRESET')).toEqual([]);
       // Every client ran into the closed listener: none stopped at the bound.
       expect(refused).toBe(agents.length);
       // While the drain delay lasts, the app keeps serving normally.
       if (drainDelayMs > 0) expect(servedAfterSignal).toBeGreaterThan(0);
-      expect(await app.exited).toEqual({ code: 0, signal: null });
-      expect(app.lines()).toEqual(['drain:request', 'close:server']);
     } finally {
       for (const agent of agents) agent.destroy();
     }

@@ -8,7 +8,7 @@ const promptExitMs = 2000;
 
 jest.setTimeout(15_000);
 
-describePosix.each(['http.mjs', 'http.cjs'])('process integration (%s)', (file) => {
+describePosix.each(['http.mjs', 'http.cjs'])('createLifecycle() in a real process (%s)', (file) => {
   it('abandons a hung hook at its timeout and exits 1 with ERR_LIFESPAN_HOOK_TIMEOUT on stderr', async () => {
     const app = await startFixture(file, { SCENARIO: 'hung-hook', HOOK_TIMEOUT_MS: '300' });
     app.kill('SIGTERM');
@@ -51,6 +51,8 @@ describePosix.each(['http.mjs', 'http.cjs'])('process integration (%s)', (file) 
     const agents = await Promise.all(app.ports.map((port) => idleKeepAlive(`http://127.0.0.1:${port}`, 5)));
     try {
       expect(app.ports).toHaveLength(2);
+      // fetch keeps its own pool of idle keep-alive connections: those must not hold the exit either.
+      for (const port of app.ports) expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('ok');
       app.kill('SIGTERM');
       expect(await app.exited).toEqual({ code: 0, signal: null });
       expect([...app.lines()].sort()).toEqual(['close:a', 'close:b', 'drain:a', 'drain:b']);
