@@ -56,6 +56,8 @@ async function runApp(app) {
     if (event.type === 'report') report = event.report;
     else line(event.t, describe(event));
   });
+  // Never leave an app behind, whatever happens to the demo itself.
+  process.once('exit', () => child.kill('SIGKILL'));
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${app} did not start within 10 s`)), 10_000);
@@ -65,6 +67,9 @@ async function runApp(app) {
     });
     child.once('exit', () => reject(new Error(`${app} exited before listening`)));
   });
+  // Like a load balancer: no traffic until the readiness probe says the startup hooks are done.
+  for (let i = 0; i < 100 && (await status(port, '/readyz')) !== 200; i++) await sleep(50);
+  line(Date.now(), `probe  /readyz → 200 (startup hooks done)`);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   const stats = { served: 0, lost: 0, refused: 0, errors: [] };
   let stopping = false;
@@ -86,6 +91,7 @@ async function runApp(app) {
       stats.errors.push(outcome);
     }
   };
+  const startedAt = Date.now();
   // Keep-alive clients in a loop until the listener is gone (then a load balancer would go elsewhere).
   const loops = Array.from({ length: 8 }, async () => {
     for (let i = 0; i < 100_000 && Date.now() - startedAt < LOAD_MS + EXIT_LIMIT_MS; i++) {
@@ -94,7 +100,6 @@ async function runApp(app) {
       if (outcome === 'ECONNREFUSED' || (stopping && outcome !== 'ok')) return;
     }
   });
-  const startedAt = Date.now();
   const sse = openSse(port, (t, text) => line(t, text));
   line(Date.now(), `${app} listening on 127.0.0.1:${port}; 8 keep-alive clients, 1 SSE stream`);
   let ready = true;
@@ -176,6 +181,15 @@ function describe(event) {
     default:
       return JSON.stringify(event);
   }
+}
+
+function status(port, path) {
+  return new Promise((resolve) => {
+    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    }).on('error', () => resolve(0));
+  });
 }
 
 function sleep(ms) {
