@@ -49,7 +49,7 @@ async function measure(server, amount) {
 }
 
 /** Runs `rounds` ABBA blocks per framework, frameworks interleaved. */
-export async function run({ rounds = quick ? 1 : 6 } = {}) {
+export async function run({ rounds = quick ? 1 : 5 } = {}) {
   const rows = [];
   const servers = {};
   try {
