@@ -2,7 +2,8 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import Fastify4 from 'fastify4';
 import request from 'supertest';
-import { createLifecycle } from '@lifespan/core';
+import { EventEmitter } from 'node:events';
+import { createLifecycle, Lifecycle } from '@lifespan/core';
 import lifecycleDefault, { lifecycle as lifecyclePlugin } from '@lifespan/fastify';
 
 const majors: [string, () => FastifyInstance][] = [
@@ -73,6 +74,21 @@ describe.each(majors)('lifecycle plugin on %s', (_name, createApp) => {
     expect(calls).toEqual(['fastify:onClose', 'request hook', 'close hook']);
     await app.close();
     expect(calls.filter((call) => call === 'fastify:onClose')).toHaveLength(1);
+  });
+
+  it('on a signal turns unready at once, waits drainDelayMs, then calls fastify.close() once', async () => {
+    let exited!: (code?: number) => void;
+    const exit = new Promise<number | undefined>((resolve) => (exited = resolve));
+    const fake = Object.assign(new EventEmitter(), { env: {}, exit: (code?: number) => exited(code), emitWarning: () => undefined });
+    const lifecycle = new Lifecycle({ drainDelayMs: 50 }, { process: fake });
+    const { app, calls } = await build({ lifecycle });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    fake.emit('SIGTERM', 'SIGTERM');
+    expect(app.lifecycle.health()).toMatchObject({ ready: false, state: 'draining' });
+    await request(app.server).get('/').expect(200, 'ok');
+    expect(calls).toEqual([]);
+    expect(await exit).toBe(0);
+    expect(calls).toEqual(['fastify:onClose', 'request hook', 'close hook']);
   });
 
   it('shuts the lifecycle down once from fastify.close(), hooks done before close() resolves', async () => {
