@@ -538,7 +538,9 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
     }
     const drainResults = await drainHooks;
     await httpDrain;
-    const lateDrain = await Promise.all(this.#lateDrainHooks);
+    // A drain hook registered while earlier late ones run must also finish before the close phase.
+    const lateDrain: HookResult[] = [];
+    while (lateDrain.length < this.#lateDrainHooks.length) lateDrain.push(...(await Promise.all(this.#lateDrainHooks.slice(lateDrain.length))));
     // After a failed startup the host reports the failure itself (Fastify's ready() rejects); its
     // close, called from inside its own boot, would wait for that boot and never settle.
     if (this.#host !== undefined && !this.#host.closeStarted && !this.#startupFailed) {
@@ -546,6 +548,7 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
       // Drained first, then the framework's close: it finds no connection left, so it has
       // nothing to refuse with 503 and nothing to wait for.
       await this.#bounded(this.#host.close(), (error) => this.#reportError(error));
+      while (lateDrain.length < this.#lateDrainHooks.length) lateDrain.push(...(await Promise.all(this.#lateDrainHooks.slice(lateDrain.length))));
     }
     this.#setState('closing');
     const closeResults = await this.#runPhase('close');

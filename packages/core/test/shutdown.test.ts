@@ -91,6 +91,21 @@ describe('lifecycle.shutdown() phases', () => {
     expect(report.hooks.map((h) => h.name)).toEqual(['first', 'late drain']);
   });
 
+  it('finishes a drain hook registered while a late drain hook runs before the close phase, and reports it', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] });
+    const { lifecycle } = setup();
+    const calls: string[] = [];
+    lifecycle.registerShutdown(() => void calls.push('close'), { name: 'close' });
+    const pending = lifecycle.shutdown();
+    lifecycle.registerShutdown(() => new Promise<void>((resolve) => setTimeout(() => resolve(void calls.push('first late')), 100)), { name: 'first late', phase: 'drain' });
+    await jest.advanceTimersByTimeAsync(10);
+    lifecycle.registerShutdown(() => new Promise<void>((resolve) => setTimeout(() => resolve(void calls.push('second late')), 200)), { name: 'second late', phase: 'drain' });
+    await jest.advanceTimersByTimeAsync(300);
+    const report = await pending;
+    expect(calls).toEqual(['first late', 'second late', 'close']);
+    expect(report.hooks.map((h) => h.name)).toEqual(['first late', 'second late', 'close']);
+  });
+
   it.each(['closing', 'closed'] as const)('throws ERR_LIFESPAN_REGISTER_TOO_LATE when registering in "%s"', async (state) => {
     const { lifecycle } = setup();
     let thrown: unknown;
