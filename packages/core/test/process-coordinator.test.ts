@@ -183,6 +183,16 @@ describe('process coordinator', () => {
       expect(proc.exit).toHaveBeenCalledWith(7);
     });
 
+    it('exits 1 and reports the failure when the exit function throws', async () => {
+      const proc = new FakeProcess();
+      const logger = createLogger();
+      await lifecycleOn(proc, { logger, exit: () => { throw new Error('policy broke'); } }).start();
+      proc.emit('SIGTERM');
+      await settle();
+      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('policy broke'), expect.any(Error));
+    });
+
     it('lets a function return false to stay alive', async () => {
       const proc = new FakeProcess();
       await lifecycleOn(proc, { exit: () => false }).start();
