@@ -10,6 +10,7 @@ type Identity = { kind: 'key'; key: number } | { kind: 'fresh' } | { kind: 'reus
 type Command =
   | { type: 'register'; phase: ShutdownPhase; identity: Identity; behaviour: Behaviour; slowMs: number; timeoutMs: number | undefined }
   | { type: 'unregister'; index: number }
+  | { type: 'registerStartup'; behaviour: 'ok' | 'throw' | 'hang'; timeoutMs: number | undefined }
   | { type: 'start' }
   | { type: 'shutdown'; times: number }
   | { type: 'tick'; ms: number };
@@ -49,6 +50,14 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('unregister' as const), index: fc.nat() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      type: fc.constant('registerStartup' as const),
+      behaviour: fc.constantFrom('ok' as const, 'ok' as const, 'ok' as const, 'throw' as const, 'hang' as const),
+      timeoutMs: fc.option(fc.integer({ min: 1, max: 500 }), { nil: undefined }),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ type: 'start' as const }) },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('shutdown' as const), times: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 2, arbitrary: fc.record({ type: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 300 }) }) },
@@ -79,8 +88,15 @@ async function check(options: { timeoutMs: number; hookTimeoutMs: number; hookCo
   const promises: Promise<ShutdownReport>[] = [];
   let sequence = 0;
   let ghostCalls = 0;
+  const startupCalls: { order: number; seq: number }[] = [];
+  let startupOrder = 0;
   let shutdownAt: number | undefined;
   let settledAt: number | undefined;
+  // Shutdown may also begin inside start() (a failing startup hook): time it by the state.
+  lifecycle.on('state', (state) => {
+    if (state === 'draining') shutdownAt = performance.now();
+    if (state === 'closed') settledAt = performance.now();
+  });
 
   const body = (behaviour: Behaviour, slowMs: number, signal: AbortSignal): unknown => {
     switch (behaviour) {
@@ -101,16 +117,12 @@ async function check(options: { timeoutMs: number; hookTimeoutMs: number; hookCo
   };
 
   const shutdown = (times: number): void => {
-    if (shutdownAt === undefined) shutdownAt = performance.now();
     for (let i = 0; i < times; i++) promises.push(lifecycle.shutdown(`run ${promises.length}`));
-    void promises[0]!.then(() => {
-      settledAt ??= performance.now();
-    });
   };
 
   for (const step of commands) {
     const state: LifecycleState = lifecycle.state;
-    const begun = shutdownAt !== undefined;
+    const begun = lifecycle.isShuttingDown;
     switch (step.type) {
       case 'register': {
         let identity: unknown;
@@ -184,9 +196,21 @@ async function check(options: { timeoutMs: number; hookTimeoutMs: number; hookCo
         }
         break;
       }
+      case 'registerStartup': {
+        const order = startupOrder++;
+        const hook = (): unknown => {
+          startupCalls.push({ order, seq: sequence++ });
+          if (step.behaviour === 'throw') throw new Error('startup threw');
+          return step.behaviour === 'hang' ? never() : undefined;
+        };
+        const options = step.timeoutMs === undefined ? {} : { timeoutMs: step.timeoutMs };
+        if (begun) expect(() => lifecycle.registerStartup(hook, options)).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_REGISTER_TOO_LATE' }));
+        else lifecycle.registerStartup(hook, options);
+        break;
+      }
       case 'start':
         lifecycle.start().catch((error: unknown) => {
-          expect(error).toMatchObject({ code: expect.stringMatching(/^ERR_LIFESPAN_(ALREADY_SHUT_DOWN|STARTUP_ABORTED)$/) });
+          expect(error).toMatchObject({ code: expect.stringMatching(/^ERR_LIFESPAN_(ALREADY_SHUT_DOWN|STARTUP_ABORTED|STARTUP_FAILED)$/) });
         });
         break;
       case 'shutdown':
@@ -197,7 +221,7 @@ async function check(options: { timeoutMs: number; hookTimeoutMs: number; hookCo
         break;
     }
   }
-  if (shutdownAt === undefined) shutdown(1);
+  shutdown(1);
   for (let i = 0; settledAt === undefined && i < options.timeoutMs / 10 + 50; i++) await jest.advanceTimersByTimeAsync(10);
   expect(settledAt).toBeDefined();
   const report = await promises[0]!;
@@ -234,6 +258,8 @@ async function check(options: { timeoutMs: number; hookTimeoutMs: number; hookCo
   };
   lifo(close);
   lifo(drain.filter((model) => model.beforeShutdown));
+  // Startup hooks run at most once each, in registration order.
+  expect(startupCalls.map((call) => call.order)).toEqual([...new Set(startupCalls.map((call) => call.order))].sort((a, b) => a - b));
   jest.clearAllTimers();
 }
 
