@@ -43,7 +43,7 @@ export interface Fixture {
 
 /** Extra settings of `startFixture()`. */
 export interface StartFixtureOptions {
-  /** Time the fixture may take to announce its port. @default 15_000 */
+  /** Time the fixture may take to announce its port. @default 10_000 */
   startTimeoutMs?: number;
 }
 
@@ -151,7 +151,7 @@ export function startFixture(file: string, env: Record<string, string> = {}, opt
       }
       notify();
     });
-    until(() => announced, `${file} to announce its port`, options.startTimeoutMs ?? 15_000).catch((error: unknown) => {
+    until(() => announced, `${file} to announce its port`, options.startTimeoutMs ?? 10_000).catch((error: unknown) => {
       child.kill('SIGKILL');
       reject(error);
     });
