@@ -1,6 +1,6 @@
-import http from 'node:http';
-import type { IncomingMessage } from 'node:http';
 import { get, open } from './clients';
+import { disposableAgent } from './disposable-agent';
+import { firstChunk, readBody } from './read-body';
 import { startFixture } from './start-fixture';
 
 // The built adapters in real processes: fixtures/<framework>.mjs and .cjs (support/adapter-app.cjs).
@@ -10,88 +10,60 @@ const fixtures = frameworks.flatMap((framework) => (['mjs', 'cjs'] as const).map
 
 jest.setTimeout(15_000);
 
-/** Reads what is left of a streamed response. */
-function rest(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = '';
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => (body += chunk));
-    res.on('error', reject);
-    res.on('end', () => resolve(body));
-  });
-}
-
-/** Resolves with the first chunk of a streamed response (the SSE `data: hello`). */
-function firstChunk(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => res.once('data', (chunk: Buffer) => resolve(chunk.toString('utf8'))));
-}
-
 describePosix.each(fixtures)('$file in a real process', ({ framework, file }) => {
   // One process for what a SIGTERM meets in a real app: a hook registered by every request, a slow
   // request and an SSE stream in flight (processes are what make these tests slow).
   it('serves a slow request and an SSE stream in flight at SIGTERM, runs a hook keyed by 200 requests once, drains before closing, exits 0', async () => {
     // Express and Koa: no attach() call, the first request attaches its server.
     const app = await startFixture(file, { SCENARIO: framework === 'fastify' ? 'basic' : 'lazy-attach' });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 10 });
-    try {
-      const registered = await Promise.all(Array.from({ length: 200 }, () => get(`${app.url}/register`, agent)));
-      expect(registered.filter((response) => response.status === 200 && response.body === 'registered')).toHaveLength(200);
-      const stream = await open(`${app.url}/sse`, agent);
-      expect(stream.statusCode).toBe(200);
-      expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
-      expect(await firstChunk(stream)).toBe('data: hello\n\n');
-      const streamRest = rest(stream);
-      const inFlight = get(`${app.url}/slow?ms=200&after=shutdown`, agent);
-      await app.until(() => app.events('arrived').length === 2, 'the SSE and the slow request to arrive');
-      app.kill('SIGTERM');
-      expect(await inFlight).toMatchObject({ status: 200, body: 'slow', headers: { connection: 'close' } });
-      // Ended through the request's own shutdownSignal (req, ctx, request).
-      expect(await streamRest).toBe('event: end\ndata: bye\n\n');
-      expect(await app.exited).toEqual({ code: 0, signal: null });
-      // Close hooks run last registered first: the pool's came with the first request.
-      expect(app.lines()).toEqual(['drain:request', 'finished:/slow', 'close:pool', 'close:server']);
-    } finally {
-      agent.destroy();
-    }
+    using agent = disposableAgent({ keepAlive: true, maxSockets: 10 });
+    const registered = await Promise.all(Array.from({ length: 200 }, () => get(`${app.url}/register`, agent)));
+    expect(registered.filter((response) => response.status === 200 && response.body === 'registered')).toHaveLength(200);
+    const stream = await open(`${app.url}/sse`, agent);
+    expect(stream.statusCode).toBe(200);
+    expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(await firstChunk(stream)).toBe('data: hello\n\n');
+    const streamRest = readBody(stream);
+    const inFlight = get(`${app.url}/slow?ms=200&after=shutdown`, agent);
+    await app.until(() => app.events('arrived').length === 2, 'the SSE and the slow request to arrive');
+    app.kill('SIGTERM');
+    expect(await inFlight).toMatchObject({ status: 200, body: 'slow', headers: { connection: 'close' } });
+    // Ended through the request's own shutdownSignal (req, ctx, request).
+    expect(await streamRest).toBe('event: end\ndata: bye\n\n');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    // Close hooks run last registered first: the pool's came with the first request.
+    expect(app.lines()).toEqual(['drain:request', 'finished:/slow', 'close:pool', 'close:server']);
   });
 
   it('answers /readyz with 503 during drainDelayMs while other requests still get 200', async () => {
     const app = await startFixture(file, { DRAIN_DELAY_MS: '300' });
     // A new connection for each request: a response then proves the listener was still open.
-    const agent = new http.Agent();
-    try {
-      expect((await get(`${app.url}/readyz`, agent)).status).toBe(200);
-      app.kill('SIGTERM');
-      let probe = await get(`${app.url}/readyz`, agent);
-      for (let i = 0; i < 100 && probe.status === 200; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        probe = await get(`${app.url}/readyz`, agent);
-      }
-      expect(probe.status).toBe(503);
-      expect(JSON.parse(probe.body)).toMatchObject({ ready: false, state: 'draining' });
-      expect(await get(`${app.url}/`, agent)).toMatchObject({ status: 200, body: 'ok' });
-      expect(await app.exited).toEqual({ code: 0, signal: null });
-      expect(app.lines()).toEqual(['drain:request', 'close:server']);
-    } finally {
-      agent.destroy();
+    using agent = disposableAgent();
+    expect((await get(`${app.url}/readyz`, agent)).status).toBe(200);
+    app.kill('SIGTERM');
+    let probe = await get(`${app.url}/readyz`, agent);
+    for (let i = 0; i < 100 && probe.status === 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      probe = await get(`${app.url}/readyz`, agent);
     }
+    expect(probe.status).toBe(503);
+    expect(JSON.parse(probe.body)).toMatchObject({ ready: false, state: 'draining' });
+    expect(await get(`${app.url}/`, agent)).toMatchObject({ status: 200, body: 'ok' });
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(app.lines()).toEqual(['drain:request', 'close:server']);
   });
 
   if (framework === 'fastify') {
     it('runs each hook once when fastify.close() is called in-process, and the process exits on its own', async () => {
       const app = await startFixture(file);
-      const agent = new http.Agent({ keepAlive: true });
-      try {
-        expect((await get(`${app.url}/register`, agent)).status).toBe(200);
-        const response = await get(`${app.url}/close`, agent);
-        expect(response).toMatchObject({ status: 200, body: 'closing', headers: { connection: 'close' } });
-        expect(await app.exited).toEqual({ code: 0, signal: null });
-        // 'exit:natural' comes from 'beforeExit', which Lifespan's process.exit() never emits.
-        expect(app.lines()).toEqual(['drain:request', 'close:pool', 'close:server', 'exit:natural']);
-        expect(app.events('fastify-closed')).toHaveLength(1);
-      } finally {
-        agent.destroy();
-      }
+      using agent = disposableAgent({ keepAlive: true });
+      expect((await get(`${app.url}/register`, agent)).status).toBe(200);
+      const response = await get(`${app.url}/close`, agent);
+      expect(response).toMatchObject({ status: 200, body: 'closing', headers: { connection: 'close' } });
+      expect(await app.exited).toEqual({ code: 0, signal: null });
+      // 'exit:natural' comes from 'beforeExit', which Lifespan's process.exit() never emits.
+      expect(app.lines()).toEqual(['drain:request', 'close:pool', 'close:server', 'exit:natural']);
+      expect(app.events('fastify-closed')).toHaveLength(1);
     });
   }
 });
