@@ -30,7 +30,11 @@ const describeUnix = process.platform === 'win32' ? describe.skip : describe;
 
 describeUnix('restartWorkers() (Node cluster rolling restart)', () => {
   it('replaces both workers under load: no request lost, each old worker runs its hooks once and exits 0', async () => {
-    const primary = await startFixture('cluster-primary.mjs');
+    // A draining worker ends a keep-alive connection once it has been idle for idleGraceMs. A client
+    // that reads a response late (this machine stalls processes for 60 ms and more) sends its next
+    // request on that connection just as the FIN arrives, and loses it: the grace must exceed the
+    // clients' worst reaction time, which the 25 ms default does not here.
+    const primary = await startFixture('cluster-primary.mjs', { IDLE_GRACE_MS: '500' });
     const oldPids = primary.events('spawned').map((event) => event['pid'] as number);
     expect(oldPids).toHaveLength(2);
 
