@@ -2,6 +2,7 @@
 // medians, results files and Markdown tables.
 import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -103,11 +104,25 @@ export function median(values) {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Writes bench/results/<name>.json. */
+/** The machine a result was measured on. */
+export function machine() {
+  const cpus = os.cpus();
+  return {
+    node: process.version,
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    memoryGb: Math.round(os.totalmem() / 1024 ** 3),
+    loadAverage: os.loadavg().map((value) => Number(value.toFixed(2))),
+    date: new Date().toISOString(),
+  };
+}
+
+/** Writes bench/results/<name>.json, with the machine it ran on. */
 export function writeResult(name, data) {
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `${name}.json`);
-  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ ...data, machine: machine() }, null, 2)}\n`);
   return file;
 }
 

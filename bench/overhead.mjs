@@ -15,7 +15,7 @@ export const frameworks = [
   { id: 'fastify', label: 'Fastify 5 + @lifespan/fastify', package: '@lifespan/fastify', dir: 'fastify' },
 ];
 
-const REQUESTS = quick ? 5_000 : 10_000;
+const REQUESTS = quick ? 5_000 : 8_000;
 const CONNECTIONS = 10;
 const WARMUP = quick ? 10_000 : 20_000;
 
@@ -49,7 +49,7 @@ async function measure(server, amount) {
 }
 
 /** Runs `rounds` ABBA blocks per framework, frameworks interleaved. */
-export async function run({ rounds = quick ? 1 : 5 } = {}) {
+export async function run({ rounds = quick ? 1 : 8 } = {}) {
   const rows = [];
   const servers = {};
   try {
@@ -111,6 +111,10 @@ export async function run({ rounds = quick ? 1 : 5 } = {}) {
   return { benchmark: 'overhead', quick, rounds, requests: REQUESTS, connections: CONNECTIONS, rows };
 }
 
+function signed(percent) {
+  return `${percent >= 0 ? '+' : ''}${percent.toFixed(1)}%`;
+}
+
 /** The README table. */
 export function render(result) {
   const table = markdownTable(
@@ -122,7 +126,7 @@ export function render(result) {
             row.label,
             `${row.bareCpuMicros.toFixed(1)} µs`,
             `${row.adapterCpuMicros.toFixed(1)} µs`,
-            `${row.overheadPercent >= 0 ? '+' : ''}${row.overheadPercent.toFixed(1)}%${row.overheadPercent > 2 ? ' (over the 2% goal)' : ''}`,
+            `${signed(row.overheadPercent)}${row.overheadPercent > 2 ? ' (over the 2% goal)' : ''}; rounds ${signed((Math.min(...row.ratios) - 1) * 100)} to ${signed((Math.max(...row.ratios) - 1) * 100)}`,
             Math.round(row.bareRps).toLocaleString('en-US'),
             Math.round(row.adapterRps).toLocaleString('en-US'),
           ],
@@ -131,7 +135,7 @@ export function render(result) {
   return (
     `${table}\n\nServer-process CPU time (user + system, \`process.cpuUsage()\`) per request over ${result.requests.toLocaleString('en-US')} requests ` +
     `(autocannon, ${result.connections} connections, keep-alive) per sample; ${result.rounds} round(s) of bare/adapter/adapter/bare (alternating with adapter/bare/bare/adapter) after a warm-up. ` +
-    'Overhead is the median over rounds of (adapter CPU / bare CPU) within a round; the CPU columns are medians of all samples. ' +
+    'Overhead is the median over rounds of (adapter CPU / bare CPU) within a round, with the lowest and highest round beside it (the spread is the noise of a shared machine); the CPU columns are medians of all samples. ' +
     'The adapter route calls `registerShutdown(fn, { key })` on every request. req/s is for reference only: on a shared 2-core machine it varies by 10-30% between identical runs.'
   );
 }

@@ -8,9 +8,8 @@
 // --render: no run, only regenerate SUMMARY.md and the README from the existing results.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { join } from 'node:path';
-import { benchDir, log, resultsDir, writeResult } from './lib.mjs';
+import { benchDir, log, machine, resultsDir } from './lib.mjs';
 
 const benchmarks = [
   { id: 'registration', title: 'Registering the same hook 1,000,000 times', execArgv: ['--expose-gc'] },
@@ -54,22 +53,9 @@ function runScript(benchmark) {
   });
 }
 
-function machine() {
-  const cpus = os.cpus();
-  return {
-    node: process.version,
-    cpu: cpus[0]?.model.trim() ?? 'unknown',
-    cores: cpus.length,
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    memoryGb: Math.round(os.totalmem() / 1024 ** 3),
-    loadAverage: os.loadavg().map((value) => Number(value.toFixed(2))),
-    date: new Date().toISOString(),
-  };
-}
-
 function machineLine(info, result) {
   const mode = result.quick ? 'quick run (`--quick`: 1 round; for checking, not for quoting)' : 'full run';
-  return `_${mode}; Node ${info.node}, ${info.cpu}, ${info.cores} cores (shared with other work; load average ${info.loadAverage.join(' ')} at start), ${info.date.slice(0, 16).replace('T', ' ')} UTC._`;
+  return `_${mode}; Node ${info.node}, ${info.cpu}, ${info.cores} cores (shared with other work; load average ${info.loadAverage.join(' ')} when it finished), ${info.date.slice(0, 16).replace('T', ' ')} UTC._`;
 }
 
 /** Replaces what lies between the markers of `id`; creates a "## Benchmarks" section if there is none. */
@@ -95,7 +81,6 @@ async function main() {
   const info = machine();
   const selected = benchmarks.filter((benchmark) => only === undefined || only.includes(benchmark.id));
   if (!renderOnly) {
-    writeResult('machine', info);
     for (const benchmark of selected) {
       log(`== bench/${benchmark.id}.mjs${quick ? ' --quick' : ''}`);
       const started = performance.now();
@@ -103,19 +88,20 @@ async function main() {
       log(`== ${benchmark.id} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
     }
   }
-  const machineFile = join(resultsDir, 'machine.json');
-  const ranOn = existsSync(machineFile) ? JSON.parse(readFileSync(machineFile, 'utf8')) : info;
   const sections = [];
+  let ranOn;
   let readme = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : '';
   for (const benchmark of benchmarks) {
     const file = join(resultsDir, `${benchmark.id}.json`);
     if (!existsSync(file)) continue;
     const result = JSON.parse(readFileSync(file, 'utf8'));
     const { render } = await import(`./${benchmark.id}.mjs`);
-    const body = `${render(result)}\n\n${machineLine(ranOn, result)}`;
+    ranOn ??= result.machine;
+    const body = `${render(result)}\n\n${machineLine(result.machine ?? info, result)}`;
     sections.push(`## ${benchmark.title}\n\n${body}`);
     readme = replaceSection(readme, benchmark.id, body);
   }
+  ranOn ??= info;
   const summary = [
     '# Benchmark results',
     '',
@@ -127,7 +113,7 @@ async function main() {
     `| CPU | ${ranOn.cpu} |`,
     `| cores | ${ranOn.cores} (shared with other processes while the benchmark ran) |`,
     `| OS | ${ranOn.platform}, ${ranOn.memoryGb} GB |`,
-    `| load average at start | ${ranOn.loadAverage.join(' ')} |`,
+    `| load average (1, 5, 15 min) when the first benchmark finished | ${ranOn.loadAverage.join(' ')} |`,
     `| date | ${ranOn.date} |`,
     '',
     'How to run: `npm run bench` (build + every benchmark, about 10 minutes), `node bench/run.mjs --quick` (one round, 1-2 minutes, for checking), ' +
