@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { debuglog } from 'node:util';
 import { InvalidArgumentError, WorkerRestartError } from './errors.js';
-import { checkDuration, checkOptionsObject } from './options.js';
+import { checkDuration, checkOptionsObject, show } from './options.js';
 
 const debug = debuglog('lifespan');
 
@@ -44,6 +44,10 @@ export async function restartWorkers(options: RestartWorkersOptions = {}): Promi
   checkOptionsObject('options', options, new Set(['readyTimeoutMs', 'exitTimeoutMs', 'env']));
   const readyTimeoutMs = options.readyTimeoutMs === undefined ? 30_000 : checkDuration('options.readyTimeoutMs', options.readyTimeoutMs, false);
   const exitTimeoutMs = options.exitTimeoutMs === undefined ? 35_000 : checkDuration('options.exitTimeoutMs', options.exitTimeoutMs, false);
+  const env: unknown = options.env;
+  if (env !== undefined && (env === null || typeof env !== 'object' || Array.isArray(env))) {
+    throw new InvalidArgumentError('options.env', `expected an object of environment variables, got ${show(env)}`);
+  }
   if (!cluster.isPrimary) throw new InvalidArgumentError('cluster', 'restartWorkers() runs in the cluster primary');
   const results: WorkerRestart[] = [];
   const current = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && worker.isConnected());
@@ -80,6 +84,11 @@ function waitForReady(worker: Worker, timeoutMs: number): Promise<void> {
 
 function disconnect(worker: Worker, timeoutMs: number): Promise<{ exitCode: number | null; signal: string | null; killed: boolean }> {
   return new Promise((resolve) => {
+    if (worker.isDead()) {
+      // It died while its successor was starting: its 'exit' has passed and will not come again.
+      resolve({ exitCode: worker.process.exitCode, signal: worker.process.signalCode, killed: false });
+      return;
+    }
     let killed = false;
     const timer = setTimeout(() => {
       killed = true;

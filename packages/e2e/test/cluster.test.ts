@@ -70,4 +70,24 @@ describeUnix('restartWorkers() (Node cluster rolling restart)', () => {
     expect(await primary.exited).toEqual({ code: 0, signal: null });
     for (const pid of newPids) expect(primary.lines()).toContain(`worker-exit:${pid}:0:null`);
   }, 30_000);
+
+  it('finishes the restart when an old worker dies while its successor starts', async () => {
+    const primary = await startFixture('cluster-primary.mjs');
+    const oldPids = primary.events('spawned').map((event) => event['pid'] as number);
+    primary.child.send('restart-after-crash');
+    await primary.until(() => primary.events('restarted').length + primary.events('restart-failed').length > 0, 'the rolling restart', 15_000);
+
+    expect(primary.events('restart-failed')).toEqual([]);
+    const restarts = primary.events('restarted')[0]!['restarts'] as Restart[];
+    expect(restarts).toEqual([
+      expect.objectContaining({ oldPid: oldPids[0], exitCode: 0, signal: null, killed: false }),
+      expect.objectContaining({ oldPid: oldPids[1], exitCode: null, signal: 'SIGKILL', killed: false }),
+    ]);
+    const served = new Set<number>();
+    for (let i = 0; i < 10; i++) served.add(await freshPid(primary.url));
+    expect([...served].sort()).toEqual(restarts.map((restart) => restart.newPid).sort());
+
+    primary.child.send('stop');
+    expect(await primary.exited).toEqual({ code: 0, signal: null });
+  }, 30_000);
 });
