@@ -15,7 +15,7 @@ export const frameworks = [
   { id: 'fastify', label: 'Fastify 5 + @lifespan/fastify', package: '@lifespan/fastify', dir: 'fastify' },
 ];
 
-const REQUESTS = quick ? 5_000 : 8_000;
+const REQUESTS = quick ? 5_000 : 4_000;
 const CONNECTIONS = 10;
 const WARMUP = quick ? 10_000 : 20_000;
 
@@ -49,7 +49,7 @@ async function measure(server, amount) {
 }
 
 /** Runs `rounds` ABBA blocks per framework, frameworks interleaved. */
-export async function run({ rounds = quick ? 1 : 8 } = {}) {
+export async function run({ rounds = quick ? 1 : 16 } = {}) {
   const rows = [];
   const servers = {};
   try {
