@@ -30,12 +30,15 @@ export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMidd
     // Express sets each request's prototype to the app's request object: the members live there,
     // defined by the first request (a later one only pays for the own-property check).
     defineRequestMembers(Object.getPrototypeOf(req) as object, lifecycle);
+    // Before the probe: the first request is often a probe (a load balancer waits for readiness
+    // before it sends traffic), and it must attach the server, or readiness never comes. Probe
+    // paths are never tracked as in-flight work.
+    lifecycle.trackRequest(req, res);
     const answer = probe?.(req.method, req.url);
     if (answer !== undefined) {
       answer.then((probed) => void res.writeHead(probed.status, probed.headers).end(probed.body), next);
       return;
     }
-    lifecycle.trackRequest(req, res);
     next();
   };
   return Object.assign(middleware, { lifecycle });

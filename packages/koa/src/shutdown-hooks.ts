@@ -31,6 +31,10 @@ export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMidd
     // both ctx and ctx.request find the node request under `req`.
     defineRequestMembers(ctx.app.context, lifecycle, 'req');
     defineRequestMembers(ctx.app.request, lifecycle, 'req');
+    // Before the probe: the first request is often a probe (a load balancer waits for readiness
+    // before it sends traffic), and it must attach the server, or readiness never comes. Probe
+    // paths are never tracked as in-flight work.
+    lifecycle.trackRequest(ctx.req, ctx.res);
     const answer = probe?.(ctx.method, ctx.url);
     if (answer !== undefined) {
       return answer.then((probed) => {
@@ -39,7 +43,6 @@ export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMidd
         ctx.body = probed.body;
       });
     }
-    lifecycle.trackRequest(ctx.req, ctx.res);
     return next();
   };
   return Object.assign(middleware, { lifecycle });
