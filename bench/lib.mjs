@@ -7,7 +7,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const benchDir = dirname(fileURLToPath(import.meta.url));
-export const resultsDir = join(benchDir, 'results');
 
 /** True when `meta` (import.meta) is the module node was started with. */
 export function isMain(meta) {
@@ -15,6 +14,9 @@ export function isMain(meta) {
 }
 
 export const quick = process.argv.includes('--quick');
+
+/** Where results go: a quick run (a check) never replaces the published results or the README. */
+export const resultsDir = join(benchDir, 'results', ...(quick ? ['quick'] : []));
 
 /** Children started by this process: killed by PID on exit, whatever happens. */
 const children = new Set();

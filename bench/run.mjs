@@ -4,7 +4,8 @@
 //
 //   node bench/run.mjs [--quick] [--only registration,shutdown,overhead] [--render]
 //
-// --quick: one round of everything, shorter caps (a check that it all works, ~1-2 minutes).
+// --quick: one round of everything, shorter caps (a check that it all works, ~1-2 minutes);
+//          results go to bench/results/quick/ and the README is left alone.
 // --render: no run, only regenerate SUMMARY.md and the README from the existing results.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -123,6 +124,10 @@ async function main() {
     ...sections.flatMap((section) => [section, '']),
   ].join('\n');
   writeFileSync(join(resultsDir, 'SUMMARY.md'), summary);
+  if (quick) {
+    log(`wrote ${join(resultsDir, 'SUMMARY.md')} (a quick run leaves the README alone)`);
+    return;
+  }
   writeFileSync(readmePath, readme);
   log('wrote bench/results/SUMMARY.md and the README tables');
 }
