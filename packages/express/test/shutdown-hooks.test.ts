@@ -1,4 +1,3 @@
-import http from 'node:http';
 import express from 'express';
 import request from 'supertest';
 import { createLifecycle } from '@lifespan/core';
@@ -55,22 +54,5 @@ describe('shutdownHooks(options)', () => {
     expect(inFlight).toBe(1);
     expect(hooks.lifecycle.inFlight).toBe(0);
     await hooks.lifecycle.shutdown();
-  });
-
-  it('attaches the server when the first request is a readiness probe, and answers it ready', async () => {
-    // A load balancer sends no traffic before the probe says ready: the probe must attach.
-    const app = express();
-    const hooks = shutdownHooks({ signals: false, health: { readyPath: '/readyz' } });
-    app.use(hooks);
-    const server = http.createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      await request(server).get('/readyz').expect(200);
-      expect(hooks.lifecycle.state).toBe('ready');
-      expect(hooks.lifecycle.inFlight).toBe(0);
-    } finally {
-      await hooks.lifecycle.shutdown();
-      if (server.listening) server.close();
-    }
   });
 });
