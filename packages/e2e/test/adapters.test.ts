@@ -5,12 +5,13 @@ import { startFixture } from './start-fixture';
 
 // The built adapters in real processes: fixtures/<framework>.mjs and .cjs (support/adapter-app.cjs).
 const describePosix = process.platform === 'win32' ? describe.skip : describe;
+const apis = { express: 'shutdownHooks() of @lifespan/express', koa: 'shutdownHooks() of @lifespan/koa', fastify: 'the lifecycle plugin of @lifespan/fastify' } as const;
 const frameworks = ['express', 'koa', 'fastify'] as const;
-const fixtures = frameworks.flatMap((framework) => (['mjs', 'cjs'] as const).map((format) => ({ framework, file: `${framework}.${format}` })));
+const fixtures = frameworks.flatMap((framework) => (['mjs', 'cjs'] as const).map((format) => ({ framework, api: apis[framework], file: `${framework}.${format}` })));
 
 jest.setTimeout(15_000);
 
-describePosix.each(fixtures)('$file in a real process', ({ framework, file }) => {
+describePosix.each(fixtures)('$api in a real process ($file)', ({ framework, file }) => {
   // One process for what a SIGTERM meets in a real app: a hook registered by every request, a slow
   // request and an SSE stream in flight (processes are what make these tests slow).
   it('serves a slow request and an SSE stream in flight at SIGTERM, runs a hook keyed by 200 requests once, drains before closing, exits 0', async () => {
