@@ -45,7 +45,7 @@ interface Http2SessionLike {
 
 type Tracked = ServerResponse & { [kConnection]?: Connection; [kTracked]?: HttpDrainer };
 type ScopedRequest = IncomingMessage & { [kRequestScope]?: RequestScope; [kResponse]?: Tracked };
-type TrackedSocket = Socket & { [kConnection]?: Connection; parser?: unknown };
+type TrackedSocket = Socket & { [kConnection]?: Connection; parser?: unknown; _httpMessage?: Tracked | null };
 
 /** What the drainer tells the lifecycle. */
 export interface DrainerHost {
@@ -92,7 +92,10 @@ export class HttpDrainer implements ScopeOwner {
 
   /** Number of requests in flight now. */
   get inFlight(): number {
-    return this.#inFlight.size;
+    if (this.shutdownReason !== undefined) return this.#inFlight.size;
+    let busy = 0;
+    for (const socket of this.#connections) if (socket._httpMessage != null) busy++;
+    return busy;
   }
 
   /** Number of open connections (and HTTP/2 sessions) now. */
@@ -137,8 +140,7 @@ export class HttpDrainer implements ScopeOwner {
     } else {
       server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => this.#adopt(socket));
     }
-    // Prepended so that a response is tracked before the app's own listener can write to it.
-    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => this.track(req, res));
+    if (this.shutdownReason !== undefined) this.#listen(server);
     const closeCalled = (callback: ((error?: Error) => void) | undefined): void => this.#closeCalled(record, callback);
     // An own property shadows http.Server#close, so every caller (a test harness, a framework,
     // cluster's worker.disconnect()) goes through the lifecycle instead of closeIdleConnections(),
@@ -161,11 +163,33 @@ export class HttpDrainer implements ScopeOwner {
     for (const path of paths) this.#excluded.add(path);
   }
 
-  /** Tracks one request; idempotent, so both the server listener and an adapter may call it. */
+  /**
+   * Tracks one request; idempotent, so both the server listener and an adapter may call it.
+   * Before shutdown a request costs next to nothing here: when shutdown begins, the requests in
+   * flight are found on their connections instead of being counted one by one all day long.
+   */
   track(req: IncomingMessage, res: ServerResponse): void {
+    if (this.shutdownReason === undefined) {
+      // A connection opened before its server was attached is adopted at its first request.
+      const socket = req.socket as TrackedSocket | null;
+      if (socket !== null && socket[kConnection] === undefined && typeof socket.end === 'function') this.#adopt(socket);
+      return;
+    }
+    this.#track(req, res);
+  }
+
+  #track(req: IncomingMessage, res: ServerResponse): void {
     const tracked = res as Tracked;
     if (tracked[kTracked] !== undefined) return;
-    if (this.#excluded !== undefined && this.#excluded.has(pathOf(req.url))) return;
+    if (this.#excluded !== undefined && this.#excluded.has(pathOf(req.url))) {
+      // Not in-flight work, but its connection is busy until it is answered: look again then.
+      const connection = (req.socket as TrackedSocket | null)?.[kConnection];
+      if (connection !== undefined) {
+        tracked[kConnection] = connection;
+        res.on('close', onProbeClose);
+      }
+      return;
+    }
     tracked[kTracked] = this;
     // Only Express sets `req.res`: remember the response so that any adapter's scope can find it.
     (req as ScopedRequest)[kResponse] = tracked;
@@ -185,7 +209,12 @@ export class HttpDrainer implements ScopeOwner {
       // serve it, but with `Connection: close`, so the client reconnects elsewhere and nothing is lost.
       if (this.#closing) res.shouldKeepAlive = false;
     }
-    res.once('close', onResponseClose);
+    res.on('close', onResponseClose);
+  }
+
+  #listen(server: DrainableServer): void {
+    // Prepended so that a response is tracked before the app's own listener can write to it.
+    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => this.track(req, res));
   }
 
   /** The scope of a tracked request, created on first use. */
@@ -195,10 +224,14 @@ export class HttpDrainer implements ScopeOwner {
     if (scope === undefined) {
       scope = new RequestScope(this);
       scoped[kRequestScope] = scope;
-      const res = scoped[kResponse];
-      // A response that already closed (or was never tracked) will never report its end:
+      const res = responseOf(scoped);
+      // A response that already ended (or cannot be found) will never report its end:
       // such a scope must not join the watchers, or it would stay there for good.
-      if (res === undefined || !this.#inFlight.has(res)) scope.finish();
+      if (res === undefined || res.writableFinished || res.destroyed || (res[kTracked] !== undefined && !this.#inFlight.has(res))) scope.finish();
+      else if (res[kTracked] === undefined) {
+        scoped[kResponse] = res;
+        res.on('close', onScopedResponseClose);
+      }
     }
     return scope;
   }
@@ -206,6 +239,13 @@ export class HttpDrainer implements ScopeOwner {
   /** Shutdown began: notify every in-flight request that asked to be told. */
   begin(reason: string): void {
     this.shutdownReason = reason;
+    for (const server of this.#servers.keys()) this.#listen(server);
+    // The requests in flight now are the ones whose response occupies a connection (what
+    // http-terminator reads too); from here on every request is tracked as it arrives.
+    for (const socket of this.#connections) {
+      const res = socket._httpMessage;
+      if (res != null && res.req !== undefined) this.#track(res.req, res);
+    }
     this.#stats.inFlightAtStart = this.#inFlight.size;
     const watchers = [...this.watchers];
     this.watchers.clear();
@@ -260,9 +300,17 @@ export class HttpDrainer implements ScopeOwner {
     const connection = res[kConnection];
     if (connection !== undefined) {
       connection.active--;
+      // A pipelined request answered before shutdown began is next on this connection now.
+      const next = (connection.socket as TrackedSocket)._httpMessage;
+      if (next != null && next !== res && next[kTracked] === undefined && next.req !== undefined) this.#track(next.req, next);
       if (this.#closing) this.#scheduleIdleClose(connection);
     }
     this.#checkSettled();
+  }
+
+  /** @internal A probe answered during the drain: its connection may be idle now. */
+  probeClosed(connection: Connection): void {
+    if (this.#closing) this.#scheduleIdleClose(connection);
   }
 
   #adopt(socket: TrackedSocket): Connection {
@@ -296,6 +344,7 @@ export class HttpDrainer implements ScopeOwner {
 
   #scheduleIdleClose(connection: Connection): void {
     if (connection.active > 0 || connection.timer !== undefined || connection.ending) return;
+    if ((connection.socket as TrackedSocket)._httpMessage != null) return;
     connection.timer = setTimeout(closeIfIdle, this.#idleGraceMs, connection);
   }
 
@@ -303,7 +352,8 @@ export class HttpDrainer implements ScopeOwner {
   idleGracePassed(connection: Connection): void {
     connection.timer = undefined;
     const socket = connection.socket as TrackedSocket;
-    if (connection.active > 0 || socket.destroyed) return;
+    // A response still occupies the socket (a probe, which is never tracked): not idle.
+    if (connection.active > 0 || socket.destroyed || socket._httpMessage != null) return;
     // After an upgrade (WebSocket) the HTTP parser is gone and the socket belongs to the app;
     // it ends when the app closes it (on lifecycle.signal) or is destroyed at the timeout.
     if (socket.parser === null) return;
@@ -374,6 +424,23 @@ export class HttpDrainer implements ScopeOwner {
 
 function onResponseClose(this: Tracked): void {
   this[kTracked]?.responseClosed(this);
+}
+
+function onProbeClose(this: Tracked): void {
+  const connection = this[kConnection];
+  connection?.drainer.probeClosed(connection);
+}
+
+function onScopedResponseClose(this: Tracked): void {
+  (this.req as ScopedRequest | undefined)?.[kRequestScope]?.finish();
+}
+
+/** The response of a request: Express links it, the drainer remembers it, else it is the one on the socket. */
+function responseOf(req: ScopedRequest): Tracked | undefined {
+  const known = req[kResponse] ?? (req as { res?: Tracked }).res;
+  if (known !== undefined) return known;
+  const current = (req.socket as TrackedSocket | null)?._httpMessage;
+  return current != null && current.req === req ? current : undefined;
 }
 
 function onSocketClose(this: TrackedSocket): void {

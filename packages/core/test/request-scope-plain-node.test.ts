@@ -29,9 +29,13 @@ describe('lifecycle.requestScope(req)', () => {
 });
 
 describe('lifecycle.trackRequest(req, res)', () => {
-  it('tracks an in-memory request (Fastify inject) without adopting its stand-in socket', async () => {
+  it('tracks an in-memory request (Fastify inject) arriving during the drain without adopting its stand-in socket', async () => {
     const { EventEmitter } = await import('node:events');
     const lifecycle = createLifecycle({ signals: false, drainTimeoutMs: 200 });
+    const server = http.createServer();
+    lifecycle.attach(server);
+    lifecycle.registerShutdown(() => new Promise((resolve) => setTimeout(resolve, 20)), { phase: 'drain' });
+    const shutdown = lifecycle.shutdown();
     // Like light-my-request's socket: an emitter with no connection behind it, no end(), never closing.
     const req = new http.IncomingMessage(new EventEmitter() as never);
     req.url = '/';
@@ -40,6 +44,7 @@ describe('lifecycle.trackRequest(req, res)', () => {
     expect(lifecycle.inFlight).toBe(1);
     res.emit('close');
     expect(lifecycle.inFlight).toBe(0);
+    const report = await shutdown;
     const report = await lifecycle.shutdown();
     expect(report.ok).toBe(true);
     expect(report.http.connectionsDestroyed).toBe(0);

@@ -125,7 +125,7 @@ describe.each(majors)('lifecycle plugin on %s', (_name, createApp) => {
 // Fastify 5's light-my-request loads an ESM-only dependency that jest cannot require on Node 20,
 // so inject() is exercised on Fastify 4 here (same plugin code path on both majors).
 describe('lifecycle plugin with fastify.inject()', () => {
-  it('tracks injected requests and closes without waiting for their stand-in sockets', async () => {
+  it('serves injected requests and closes without waiting for their stand-in sockets', async () => {
     const app = Fastify4() as unknown as FastifyInstance;
     await app.register(lifecyclePlugin, { signals: false });
     const closed: string[] = [];
@@ -135,7 +135,8 @@ describe('lifecycle plugin with fastify.inject()', () => {
       return { inFlight: app.lifecycle.inFlight };
     });
     const reply = await app.inject('/');
-    expect(reply.json()).toEqual({ inFlight: 1 });
+    // In-memory requests have no connection: before shutdown they are not counted (nothing to drain).
+    expect(reply.json()).toEqual({ inFlight: 0 });
     expect(app.lifecycle.inFlight).toBe(0);
     await app.close();
     expect(app.lifecycle.state).toBe('closed');
