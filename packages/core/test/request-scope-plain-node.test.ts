@@ -45,7 +45,6 @@ describe('lifecycle.trackRequest(req, res)', () => {
     res.emit('close');
     expect(lifecycle.inFlight).toBe(0);
     const report = await shutdown;
-    const report = await lifecycle.shutdown();
     expect(report.ok).toBe(true);
     expect(report.http.connectionsDestroyed).toBe(0);
   });
