@@ -63,7 +63,8 @@ async function fastify() {
     const { lifecycle } = await import('@lifespan/fastify');
     await app.register(lifecycle, { signals: false });
     app.get('/', async (request) => {
-      request.registerShutdown(closePool, hookOptions);
+      // BENCH_PLUGIN_ONLY (diagnosis): the plugin without the call, to split the cost in two.
+      if (process.env.BENCH_PLUGIN_ONLY === undefined) request.registerShutdown(closePool, hookOptions);
       return 'ok';
     });
   } else {
