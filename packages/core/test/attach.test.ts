@@ -1,0 +1,62 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLifecycle } from '@lifespan/core';
+
+async function listen(server: http.Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+function get(port: number, path: string, agent: http.Agent): Promise<{ status: number; connection: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+      })
+      .on('error', reject);
+  });
+}
+
+describe('lifecycle.attach(server)', () => {
+  it('returns the lifecycle, and a second attach of the same server is a no-op', () => {
+    const lifecycle = createLifecycle({ signals: false });
+    const server = http.createServer();
+    expect(lifecycle.attach(server)).toBe(lifecycle);
+    const listeners = server.listenerCount('connection');
+    expect(lifecycle.attach(server)).toBe(lifecycle);
+    expect(server.listenerCount('connection')).toBe(listeners);
+    void lifecycle.shutdown();
+  });
+
+  it('drains every attached server: in-flight requests on each finish with Connection: close', async () => {
+    const lifecycle = createLifecycle({ signals: false });
+    const handler: http.RequestListener = (req, res) => void setTimeout(() => res.end('ok'), req.url === '/slow' ? 100 : 0);
+    const api = http.createServer(handler);
+    const admin = http.createServer(handler);
+    lifecycle.attach(api).attach(admin);
+    const [apiPort, adminPort] = [await listen(api), await listen(admin)];
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const inFlight = [get(apiPort, '/slow', agent), get(adminPort, '/slow', agent)];
+      while (lifecycle.inFlight < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      const report = lifecycle.shutdown('test');
+      expect(await Promise.all(inFlight)).toEqual([
+        { status: 200, connection: 'close' },
+        { status: 200, connection: 'close' },
+      ]);
+      const result = await report;
+      expect(result.http).toMatchObject({ inFlightAtStart: 2, abortedRequests: 0 });
+      expect([api.listening, admin.listening]).toEqual([false, false]);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('throws ERR_LIFESPAN_INVALID_ARG for something that is not a server', () => {
+    const lifecycle = createLifecycle({ signals: false });
+    expect(() => lifecycle.attach({} as http.Server)).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG' }));
+  });
+});
