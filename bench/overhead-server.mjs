@@ -84,6 +84,17 @@ try {
 }
 if (!server.listening) await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 
+// bench/instructions.mjs runs this server under valgrind and needs it to stop by itself after
+// SERVE_COUNT responses (bare and adapter alike pay for this one listener).
+const serveCount = Number(process.env.SERVE_COUNT ?? 0);
+if (serveCount > 0) {
+  let served = 0;
+  const countFinish = () => {
+    if (++served === serveCount) setImmediate(() => process.exit(0));
+  };
+  server.on('request', (_req, res) => res.on('finish', countFinish));
+}
+
 let begun;
 process.on('message', (message) => {
   if (message === 'begin') {

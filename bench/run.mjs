@@ -4,6 +4,7 @@
 //
 //   node bench/run.mjs [--quick] [--only registration,shutdown,overhead] [--render]
 //
+//   (instructions needs valgrind; without it the table says so.)
 // --quick: one round of everything, shorter caps (a check that it all works, ~1-2 minutes);
 //          results go to bench/results/quick/ and the README is left alone.
 // --render: no run, only regenerate SUMMARY.md and the README from the existing results.
@@ -16,6 +17,7 @@ const benchmarks = [
   { id: 'registration', title: 'Registering the same hook 1,000,000 times', execArgv: ['--expose-gc'] },
   { id: 'shutdown', title: 'Shutdown against other libraries', execArgv: [] },
   { id: 'overhead', title: 'Per-request overhead of each adapter', execArgv: [] },
+  { id: 'instructions', title: 'Per-request overhead in executed instructions', execArgv: [] },
 ];
 
 const args = process.argv.slice(2);
