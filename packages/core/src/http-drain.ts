@@ -25,6 +25,8 @@ interface Connection {
   active: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   ending: boolean;
+  /** `now()` when the connection was opened (or adopted). */
+  readonly openedAt: number;
 }
 
 interface ServerRecord {
@@ -316,7 +318,7 @@ export class HttpDrainer implements ScopeOwner {
   #adopt(socket: TrackedSocket): Connection {
     const existing = socket[kConnection];
     if (existing !== undefined) return existing;
-    const connection: Connection = { drainer: this, socket, active: 0, timer: undefined, ending: false };
+    const connection: Connection = { drainer: this, socket, active: 0, timer: undefined, ending: false, openedAt: now() };
     socket[kConnection] = connection;
     this.#connections.add(socket);
     socket.once('close', onSocketClose);
@@ -344,8 +346,13 @@ export class HttpDrainer implements ScopeOwner {
 
   #scheduleIdleClose(connection: Connection): void {
     if (connection.active > 0 || connection.timer !== undefined || connection.ending) return;
-    if ((connection.socket as TrackedSocket)._httpMessage != null) return;
-    connection.timer = setTimeout(closeIfIdle, this.#idleGraceMs, connection);
+    const socket = connection.socket as TrackedSocket;
+    if (socket._httpMessage != null) return;
+    // The grace protects a client that is about to reuse a connection it just used. One that was
+    // opened longer than the grace ago and never sent a byte (a preconnect) has no such moment:
+    // close it now, or the process waits for nothing.
+    const unused = socket.bytesRead === 0 && now() - connection.openedAt >= this.#idleGraceMs;
+    connection.timer = setTimeout(closeIfIdle, unused ? 0 : this.#idleGraceMs, connection);
   }
 
   /** @internal The idle grace passed; close gently if nothing arrived meanwhile. */

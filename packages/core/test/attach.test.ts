@@ -60,3 +60,33 @@ describe('lifecycle.attach(server)', () => {
     expect(() => lifecycle.attach({} as http.Server)).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG' }));
   });
 });
+
+describe('lifecycle.shutdown() with idle connections', () => {
+  async function idleShutdown(used: boolean): Promise<number> {
+    const lifecycle = createLifecycle({ signals: false, idleGraceMs: 300 });
+    const server = http.createServer((_req, res) => res.end('ok'));
+    lifecycle.attach(server);
+    const port = await listen(server);
+    const agent = new http.Agent({ keepAlive: true });
+    const { connect } = await import('node:net');
+    const raw = connect(port, '127.0.0.1');
+    try {
+      await once(raw, 'connect');
+      if (used) await get(port, '/', agent);
+      else await new Promise((resolve) => setTimeout(resolve, 350));
+      const report = await lifecycle.shutdown('test');
+      return report.durationMs;
+    } finally {
+      agent.destroy();
+      raw.destroy();
+    }
+  }
+
+  it('closes a connection opened before the grace and never used without waiting for the grace', async () => {
+    expect(await idleShutdown(false)).toBeLessThan(250);
+  });
+
+  it('gives a connection that just served a request the whole grace to send another', async () => {
+    expect(await idleShutdown(true)).toBeGreaterThanOrEqual(290);
+  });
+});
