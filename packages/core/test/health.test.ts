@@ -1,0 +1,103 @@
+import { createLifecycle } from '@lifespan/core';
+import { createHealthProbe } from '@lifespan/core/http';
+
+describe('lifecycle.health()', () => {
+  it('is live but not ready before startup, ready once started, neither ready nor (at the end) live during shutdown', async () => {
+    const lifecycle = createLifecycle({ signals: false });
+    expect(lifecycle.health()).toEqual({ live: true, ready: false, state: 'created' });
+    await lifecycle.start();
+    expect(lifecycle.health()).toEqual({ live: true, ready: true, state: 'ready' });
+    lifecycle.registerShutdown(() => {
+      expect(lifecycle.health()).toEqual({ live: true, ready: false, state: 'closing' });
+    });
+    const report = lifecycle.shutdown();
+    expect(lifecycle.health()).toEqual({ live: true, ready: false, state: 'draining' });
+    await report;
+    expect(lifecycle.health()).toEqual({ live: false, ready: false, state: 'closed' });
+  });
+
+  it('is not live after a failed startup', async () => {
+    const lifecycle = createLifecycle({ signals: false });
+    lifecycle.registerStartup(() => {
+      throw new Error('no database');
+    });
+    await expect(lifecycle.start()).rejects.toMatchObject({ code: 'ERR_LIFESPAN_STARTUP_FAILED' });
+    expect(lifecycle.health().live).toBe(false);
+  });
+});
+
+describe('lifecycle.checkHealth(options)', () => {
+  it('turns readiness false with the failing check named, and no error details unless asked', async () => {
+    const lifecycle = createLifecycle({ signals: false });
+    lifecycle.registerHealthCheck('cache', () => true);
+    lifecycle.registerHealthCheck('db', async () => {
+      throw new Error('password authentication failed for user "app"');
+    });
+    await lifecycle.start();
+    expect(await lifecycle.checkHealth()).toEqual({ live: true, ready: false, state: 'ready', failing: ['db'] });
+    const detailed = await lifecycle.checkHealth({ details: true });
+    expect(detailed.details?.db).toContain('password authentication failed');
+    await lifecycle.shutdown();
+  });
+
+  it('counts a check that does not settle within its timeout as failing, and aborts its signal', async () => {
+    const lifecycle = createLifecycle({ signals: false });
+    let aborted = false;
+    lifecycle.registerHealthCheck(
+      'slow',
+      (signal) =>
+        new Promise<void>((resolve) => {
+          signal.addEventListener('abort', () => {
+            aborted = true;
+            resolve();
+          });
+        }),
+      { timeoutMs: 20 },
+    );
+    await lifecycle.start();
+    expect((await lifecycle.checkHealth()).failing).toEqual(['slow']);
+    expect(aborted).toBe(true);
+    await lifecycle.shutdown();
+  });
+
+  it('stops running a check once it is unregistered', async () => {
+    const lifecycle = createLifecycle({ signals: false });
+    const unregister = lifecycle.registerHealthCheck('db', () => Promise.reject(new Error('down')));
+    await lifecycle.start();
+    expect((await lifecycle.checkHealth()).ready).toBe(false);
+    expect(unregister()).toBe(true);
+    expect(unregister()).toBe(false);
+    expect((await lifecycle.checkHealth()).ready).toBe(true);
+    await lifecycle.shutdown();
+  });
+
+  it('rejects a bad name, check or timeout with ERR_LIFESPAN_INVALID_ARG', () => {
+    const lifecycle = createLifecycle({ signals: false });
+    expect(() => lifecycle.registerHealthCheck('', () => true)).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG' }));
+    expect(() => lifecycle.registerHealthCheck('db', 'up' as never)).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG' }));
+    expect(() => lifecycle.registerHealthCheck('db', () => true, { timeoutMs: -1 })).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG' }));
+  });
+});
+
+describe('createHealthProbe(lifecycle, routes)', () => {
+  it('answers the ready and live paths with 200 or 503 and the health as JSON, and nothing else', async () => {
+    const lifecycle = createLifecycle({ signals: false });
+    const probe = createHealthProbe(lifecycle, { readyPath: '/readyz', livePath: '/livez' })!;
+    expect(probe('GET', '/users')).toBeUndefined();
+    expect(probe('POST', '/readyz')).toBeUndefined();
+    expect(await probe('GET', '/readyz?verbose=1')).toMatchObject({ status: 503, body: JSON.stringify({ live: true, ready: false, state: 'created' }) });
+    await lifecycle.start();
+    const ready = await probe('HEAD', '/readyz');
+    expect(ready).toMatchObject({ status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } });
+    void lifecycle.shutdown();
+    expect((await probe('GET', '/readyz'))?.status).toBe(503);
+    expect((await probe('GET', '/livez'))?.status).toBe(200);
+  });
+
+  it('is off without routes, and rejects paths that do not start with "/"', () => {
+    const lifecycle = createLifecycle({ signals: false });
+    expect(createHealthProbe(lifecycle, undefined)).toBeUndefined();
+    expect(() => createHealthProbe(lifecycle, { readyPath: 'readyz' })).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG' }));
+    expect(() => createHealthProbe(lifecycle, { readyPath: '/readyz', port: 9000 } as never)).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG' }));
+  });
+});
