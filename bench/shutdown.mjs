@@ -378,7 +378,7 @@ export function render(result) {
     notes.length > 0 ? `Where Lifespan is not the best:\n${notes.join('\n')}` : 'Lifespan is best or tied on every column.',
     '',
     'Why Lifespan takes longer to exit when connections are idle: it closes an idle connection only after it has been idle for `idleGraceMs` (25 ms) ' +
-      'since draining began, and with `end()` (FIN, then waits for the client to close), where the others `destroy()` idle connections at once. ' +
+      'since draining began (a connection opened earlier than that and never used is closed at once), and with `end()` (FIN, then waits for the client to close), where the others `destroy()` idle connections at once. ' +
       'Closing at once is what loses requests when a client is just sending on an idle connection: in a side-by-side experiment ' +
       '(`BENCH_VARIANTS`, see bench/README.md), counting the grace from when a connection went idle (so long-idle connections close at SIGTERM) cut (a) from about 42 ms to 14 ms ' +
       'but lost 24 requests over 8 rounds of (e) where the shipped behaviour lost none; an `idleGraceMs` of 5 or 10 ms lost 22 and 9 over 5 rounds, 25 and 50 ms lost none.',
