@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { InvalidArgumentError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkOptionsObject, defaultOptions, show } from './options.js';
+import type { HealthRoutesOptions } from './health-probe.js';
 import type { RequestScope, RequestShutdownHook } from './request-scope.js';
 import type { LifecycleOptions, RegisterShutdownOptions, ShutdownHook, Unregister } from './types.js';
 
@@ -29,10 +30,12 @@ export interface ShutdownRequestMembers {
   readonly lifecycle: Lifecycle;
 }
 
-/** Options every adapter accepts: the lifecycle's own, or `{ lifecycle }` to share one. */
+/** Options every adapter accepts: the lifecycle's own, or `{ lifecycle }` to share one, plus probe routes. */
 export interface AdapterOptions extends LifecycleOptions {
   /** Use this lifecycle instead of creating one (then no other lifecycle option may be given). */
   lifecycle?: Lifecycle;
+  /** Mount readiness and liveness probes, e.g. `{ readyPath: '/readyz', livePath: '/livez' }`. @default off */
+  health?: HealthRoutesOptions;
 }
 
 const kMembers = Symbol('@lifespan/core.requestMembers');
@@ -43,9 +46,9 @@ const kMembers = Symbol('@lifespan/core.requestMembers');
  */
 export function adapterLifecycle(options: AdapterOptions | undefined, adapter: string, extraKeys: readonly string[] = []): Lifecycle {
   if (options === undefined) return new Lifecycle(undefined, { process });
-  const allowed = new Set(['lifecycle', ...Object.keys(defaultOptions), ...extraKeys]);
+  const allowed = new Set(['lifecycle', 'health', ...Object.keys(defaultOptions), ...extraKeys]);
   checkOptionsObject(`${adapter} options`, options, allowed);
-  const { lifecycle, ...rest } = options;
+  const { lifecycle, health: _health, ...rest } = options;
   if (lifecycle !== undefined) {
     if (!(lifecycle instanceof Lifecycle) && !isLifecycleLike(lifecycle)) {
       throw new InvalidArgumentError(`${adapter} options.lifecycle`, `expected a lifecycle from createLifecycle(), got ${show(lifecycle)}`);

@@ -2,16 +2,13 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Unregister } from '@lifespan/core';
 import { adapterLifecycle, createHealthProbe } from '@lifespan/core/http';
-import type { AdapterOptions, HealthRoutesOptions, RegisterShutdown, RequestShutdownHook } from '@lifespan/core/http';
+import type { AdapterOptions, RegisterShutdown, RequestShutdownHook } from '@lifespan/core/http';
 
 /** Options of the `lifecycle` plugin: every lifecycle option, or `{ lifecycle }` to share one, plus probe routes. */
-export interface LifecyclePluginOptions extends AdapterOptions {
-  /** Mount readiness and liveness probes, e.g. `{ readyPath: '/readyz', livePath: '/livez' }`. @default off */
-  health?: HealthRoutesOptions;
-}
+export type LifecyclePluginOptions = AdapterOptions;
 
 // Keys Fastify itself may put on plugin options.
-const pluginKeys = ['health', 'prefix', 'logLevel', 'logSerializers'];
+const pluginKeys = ['prefix', 'logLevel', 'logSerializers'];
 
 // Async, so that a bad option rejects `register()` rather than escaping as an uncaught exception.
 async function lifecyclePlugin(fastify: FastifyInstance, options: LifecyclePluginOptions): Promise<void> {

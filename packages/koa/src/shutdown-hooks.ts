@@ -1,13 +1,10 @@
 import type { Middleware, Next, ParameterizedContext } from 'koa';
 import type { Lifecycle } from '@lifespan/core';
 import { adapterLifecycle, createHealthProbe, defineRequestMembers } from '@lifespan/core/http';
-import type { AdapterOptions, HealthRoutesOptions } from '@lifespan/core/http';
+import type { AdapterOptions } from '@lifespan/core/http';
 
 /** Options of `shutdownHooks()`: every lifecycle option, or `{ lifecycle }` to share one, plus probe routes. */
-export interface ShutdownHooksOptions extends AdapterOptions {
-  /** Mount readiness and liveness probes, e.g. `{ readyPath: '/readyz', livePath: '/livez' }`. @default off */
-  health?: HealthRoutesOptions;
-}
+export type ShutdownHooksOptions = AdapterOptions;
 
 /** The middleware returned by `shutdownHooks()`, carrying the lifecycle it feeds. */
 export interface ShutdownHooksMiddleware extends Middleware {
@@ -24,7 +21,7 @@ export interface ShutdownHooksMiddleware extends Middleware {
  * hooks.lifecycle.attach(app.listen(3000));
  */
 export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMiddleware {
-  const lifecycle = adapterLifecycle(options, 'shutdownHooks()', ['health']);
+  const lifecycle = adapterLifecycle(options, 'shutdownHooks()');
   const probe = createHealthProbe(lifecycle, options?.health);
   const middleware = function shutdownHooks(ctx: ParameterizedContext, next: Next): Promise<unknown> {
     // The app is only known once a request arrives; its prototypes get the members once, and
