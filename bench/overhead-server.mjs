@@ -33,6 +33,8 @@ async function express() {
       res.send('ok');
     });
   } else {
+    // `empty` (bench/instructions.mjs): what Express charges for any app.use() layer, for reference.
+    if (variant === 'empty') app.use((_req, _res, next) => next());
     app.get('/', (req, res) => res.send('ok'));
   }
   return http.createServer(app);
@@ -49,6 +51,8 @@ async function koa() {
       ctx.body = 'ok';
     });
   } else {
+    // `empty` (bench/instructions.mjs): what Koa charges for any extra middleware, for reference.
+    if (variant === 'empty') app.use((_ctx, next) => next());
     app.use((ctx) => {
       ctx.body = 'ok';
     });
