@@ -366,6 +366,7 @@ export class HttpDrainer implements ScopeOwner {
     if (socket.parser === null) return;
     connection.ending = true;
     this.#stats.idleConnectionsClosed++;
+    this.#host.onDrainEvent({ type: 'idleClosed', connections: 1 });
     // end(), not destroy(): a FIN lets the client read everything already sent, where a
     // destroy() with unread request bytes in the buffer sends RST and loses the response.
     socket.end();
