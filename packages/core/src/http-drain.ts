@@ -22,7 +22,6 @@ export type DrainableServer = NetServer;
 interface Connection {
   readonly drainer: HttpDrainer;
   readonly socket: Socket;
-  active: number;
   timer: ReturnType<typeof setTimeout> | undefined;
   ending: boolean;
   /** `now()` when the connection was opened (or adopted). */
@@ -35,14 +34,12 @@ interface ServerRecord {
   readonly originalClose: DrainableServer['close'];
   closeEmitted: boolean;
   listenerClosed: boolean;
-  readonly http2: boolean;
 }
 
 interface Http2SessionLike {
   close(callback?: () => void): void;
   destroy(): void;
   once(event: 'close', listener: () => void): unknown;
-  readonly closed: boolean;
 }
 
 type Tracked = ServerResponse & { [kConnection]?: Connection; [kTracked]?: HttpDrainer };
@@ -130,7 +127,6 @@ export class HttpDrainer implements ScopeOwner {
       originalClose: server.close,
       closeEmitted: false,
       listenerClosed: false,
-      http2,
     };
     this.#servers.set(server, record);
     server.once('close', () => {
@@ -201,7 +197,6 @@ export class HttpDrainer implements ScopeOwner {
     // connection behind it: nothing to drain, and it never closes.
     if (socket !== null && typeof socket.end === 'function' && typeof (res as { shouldKeepAlive?: unknown }).shouldKeepAlive === 'boolean') {
       const connection = socket[kConnection] ?? this.#adopt(socket);
-      connection.active++;
       if (connection.timer !== undefined) {
         clearTimeout(connection.timer);
         connection.timer = undefined;
@@ -278,8 +273,7 @@ export class HttpDrainer implements ScopeOwner {
     const connections = this.#connections.size + this.#sessions.size;
     this.#stats.abortedRequests += requests;
     this.#stats.connectionsDestroyed += connections;
-    for (const socket of this.#connections) socket.destroy();
-    for (const session of this.#sessions) session.destroy();
+    this.destroyAll();
     this.#host.onDrainEvent({ type: 'destroyed', connections, requests });
   }
 
@@ -301,7 +295,6 @@ export class HttpDrainer implements ScopeOwner {
     if (this.shutdownReason !== undefined) this.#stats.completedDuringDrain++;
     const connection = res[kConnection];
     if (connection !== undefined) {
-      connection.active--;
       // A pipelined request answered before shutdown began is next on this connection now.
       const next = (connection.socket as TrackedSocket)._httpMessage;
       if (next != null && next !== res && next[kTracked] === undefined && next.req !== undefined) this.#track(next.req, next);
@@ -318,7 +311,7 @@ export class HttpDrainer implements ScopeOwner {
   #adopt(socket: TrackedSocket): Connection {
     const existing = socket[kConnection];
     if (existing !== undefined) return existing;
-    const connection: Connection = { drainer: this, socket, active: 0, timer: undefined, ending: false, openedAt: now() };
+    const connection: Connection = { drainer: this, socket, timer: undefined, ending: false, openedAt: now() };
     socket[kConnection] = connection;
     this.#connections.add(socket);
     socket.once('close', onSocketClose);
@@ -345,9 +338,9 @@ export class HttpDrainer implements ScopeOwner {
   }
 
   #scheduleIdleClose(connection: Connection): void {
-    if (connection.active > 0 || connection.timer !== undefined || connection.ending) return;
     const socket = connection.socket as TrackedSocket;
-    if (socket._httpMessage != null) return;
+    // Node keeps the response being answered on its socket (pipelined ones queue behind it): busy.
+    if (socket._httpMessage != null || connection.timer !== undefined || connection.ending) return;
     // The grace protects a client that is about to reuse a connection it just used. One that was
     // opened longer than the grace ago and never sent a byte (a preconnect) has no such moment:
     // close it now, or the process waits for nothing.
@@ -359,8 +352,8 @@ export class HttpDrainer implements ScopeOwner {
   idleGracePassed(connection: Connection): void {
     connection.timer = undefined;
     const socket = connection.socket as TrackedSocket;
-    // A response still occupies the socket (a probe, which is never tracked): not idle.
-    if (connection.active > 0 || socket.destroyed || socket._httpMessage != null) return;
+    // A request arrived during the grace (a probe too, which is never tracked): not idle.
+    if (socket.destroyed || socket._httpMessage != null) return;
     // After an upgrade (WebSocket) the HTTP parser is gone and the socket belongs to the app;
     // it ends when the app closes it (on lifecycle.signal) or is destroyed at the timeout.
     if (socket.parser === null) return;

@@ -3,7 +3,7 @@ import { InvalidArgumentError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkOptionsObject, defaultOptions, show } from './options.js';
 import type { HealthRoutesOptions } from './health-probe.js';
-import type { RequestScope, RequestShutdownHook } from './request-scope.js';
+import type { RequestShutdownHook } from './request-scope.js';
 import type { LifecycleOptions, RegisterShutdownOptions, ShutdownHook, Unregister } from './types.js';
 
 export { createHealthProbe, pathOf } from './health-probe.js';
@@ -90,11 +90,6 @@ export function defineRequestMembers(prototype: object, lifecycle: Lifecycle, ra
     },
     lifecycle: { configurable: true, value: lifecycle },
   });
-}
-
-/** The request scope behind a node request (for adapters that expose it differently). */
-export function requestScopeOf(lifecycle: Lifecycle, req: IncomingMessage): RequestScope {
-  return lifecycle.requestScope(req);
 }
 
 function isLifecycleLike(value: unknown): value is Lifecycle {

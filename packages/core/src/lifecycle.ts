@@ -155,23 +155,7 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
    * lifecycle.registerShutdown(() => pool.end(), { key: 'pg-pool', name: 'pg pool' });
    */
   registerShutdown(hook: ShutdownHook, options?: RegisterShutdownOptions): Unregister {
-    if (typeof hook !== 'function') throw new InvalidArgumentError('hook', `registerShutdown expects a function, got ${show(hook)}`);
-    let key: unknown = hook;
-    let phase: ShutdownPhase = 'close';
-    let name: string | undefined;
-    let timeoutMs = this.#options.hookTimeoutMs;
-    if (options !== undefined) {
-      checkOptionsObject('options', options, shutdownOptionKeys);
-      if (options.key !== undefined) key = options.key;
-      if (options.phase !== undefined) {
-        if (options.phase !== 'drain' && options.phase !== 'close') {
-          throw new InvalidArgumentError('options.phase', `expected 'drain' or 'close', got ${show(options.phase)}`);
-        }
-        phase = options.phase;
-      }
-      if (options.name !== undefined) name = checkName(options.name);
-      if (options.timeoutMs !== undefined) timeoutMs = checkDuration('options.timeoutMs', options.timeoutMs, false);
-    }
+    const { key, name, timeoutMs, phase } = this.#hookOptions('registerShutdown', hook, options, shutdownOptionKeys);
     // The hot path: a request registering a hook the app already has.
     const existing = this.#shutdownHooks.get(key);
     if (existing !== undefined) return existing.unregister;
@@ -198,16 +182,7 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
 
   /** Registers a startup hook, run by `start()` in registration order; same identity rules as `registerShutdown`. */
   registerStartup(hook: StartupHook, options?: RegisterStartupOptions): Unregister {
-    if (typeof hook !== 'function') throw new InvalidArgumentError('hook', `registerStartup expects a function, got ${show(hook)}`);
-    let key: unknown = hook;
-    let name: string | undefined;
-    let timeoutMs = this.#options.hookTimeoutMs;
-    if (options !== undefined) {
-      checkOptionsObject('options', options, startupOptionKeys);
-      if (options.key !== undefined) key = options.key;
-      if (options.name !== undefined) name = checkName(options.name);
-      if (options.timeoutMs !== undefined) timeoutMs = checkDuration('options.timeoutMs', options.timeoutMs, false);
-    }
+    const { key, name, timeoutMs } = this.#hookOptions('registerStartup', hook, options, startupOptionKeys);
     const existing = this.#startupHooks.get(key);
     if (existing !== undefined) return existing.unregister;
     const hookName = name ?? nameOf(hook);
@@ -336,6 +311,26 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
       closed: async () => {
         if (host.ownedByHost) await this.shutdown(reason);
       },
+    };
+  }
+
+  /** Validates a hook and its options; the identity is the `key`, or else the function itself. */
+  #hookOptions(
+    method: string,
+    hook: unknown,
+    options: RegisterShutdownOptions | undefined,
+    allowed: ReadonlySet<string>,
+  ): { key: unknown; name: string | undefined; timeoutMs: number; phase: ShutdownPhase } {
+    if (typeof hook !== 'function') throw new InvalidArgumentError('hook', `${method} expects a function, got ${show(hook)}`);
+    if (options === undefined) return { key: hook, name: undefined, timeoutMs: this.#options.hookTimeoutMs, phase: 'close' };
+    checkOptionsObject('options', options, allowed);
+    const { phase = 'close' } = options;
+    if (phase !== 'drain' && phase !== 'close') throw new InvalidArgumentError('options.phase', `expected 'drain' or 'close', got ${show(phase)}`);
+    return {
+      key: options.key !== undefined ? options.key : hook,
+      name: options.name === undefined ? undefined : checkName(options.name),
+      timeoutMs: options.timeoutMs === undefined ? this.#options.hookTimeoutMs : checkDuration('options.timeoutMs', options.timeoutMs, false),
+      phase,
     };
   }
 
@@ -538,9 +533,8 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
     }
     const drainResults = await drainHooks;
     await httpDrain;
-    // A drain hook registered while earlier late ones run must also finish before the close phase.
     const lateDrain: HookResult[] = [];
-    while (lateDrain.length < this.#lateDrainHooks.length) lateDrain.push(...(await Promise.all(this.#lateDrainHooks.slice(lateDrain.length))));
+    await this.#awaitLateDrainHooks(lateDrain);
     // After a failed startup the host reports the failure itself (Fastify's ready() rejects); its
     // close, called from inside its own boot, would wait for that boot and never settle.
     if (this.#host !== undefined && !this.#host.closeStarted && !this.#startupFailed) {
@@ -548,7 +542,7 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
       // Drained first, then the framework's close: it finds no connection left, so it has
       // nothing to refuse with 503 and nothing to wait for.
       await this.#bounded(this.#host.close(), (error) => this.#reportError(error));
-      while (lateDrain.length < this.#lateDrainHooks.length) lateDrain.push(...(await Promise.all(this.#lateDrainHooks.slice(lateDrain.length))));
+      await this.#awaitLateDrainHooks(lateDrain);
     }
     this.#setState('closing');
     const closeResults = await this.#runPhase('close');
@@ -567,6 +561,11 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
     if (this.#participant !== undefined) leave(this.#process, this.#participant);
     this.#options.logger?.[report.ok ? 'info' : 'warn'](`lifespan: closed in ${Math.round(report.durationMs)} ms (${report.ok ? 'ok' : 'with errors'})`);
     return report;
+  }
+
+  /** Waits for drain hooks registered after shutdown began, including ones registered while earlier ones run. */
+  async #awaitLateDrainHooks(results: HookResult[]): Promise<void> {
+    while (results.length < this.#lateDrainHooks.length) results.push(...(await Promise.all(this.#lateDrainHooks.slice(results.length))));
   }
 
   async #bounded(promise: PromiseLike<unknown>, onError: (error: unknown) => void): Promise<void> {
