@@ -5,14 +5,9 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Lifecycle } from '@lifespan/core';
 import type { LifecycleOptions } from '@lifespan/core';
+import { get } from '@lifespan/testsuite';
 import { HttpDrainer } from '../src/http-drain';
 import { createLogger, FakeProcess } from './fake-process';
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, lifecycle: Lifecycle) => void;
 
@@ -24,20 +19,6 @@ async function serve(handler: Handler, options: LifecycleOptions = {}): Promise<
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return { lifecycle, url: `http://127.0.0.1:${port}`, port };
-}
-
-function get(url: string, agent: http.Agent | false = false): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        res.on('error', reject);
-      })
-      .on('error', reject);
-  });
 }
 
 /** Resolves once `count` requests have reached the handler. */

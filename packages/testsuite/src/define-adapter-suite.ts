@@ -5,6 +5,7 @@ import request from 'supertest';
 import { Lifecycle } from '@lifespan/core';
 import type { LifecycleOptions, ProcessLike, ShutdownReport } from '@lifespan/core';
 import type { HealthRoutesOptions } from '@lifespan/core/http';
+import { get } from './get.js';
 
 /** What the suite hands an adapter's factory: the app must use exactly these. */
 export interface SuiteContext {
@@ -65,26 +66,6 @@ function fakeProcess(): FakeProcess {
     exit: (code?: number) => exit(code),
     emitWarning: () => undefined,
     stderr: { write: () => true },
-  });
-}
-
-interface Reply {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: string;
-}
-
-function get(url: string, agent: http.Agent | false = false): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        res.on('error', reject);
-      })
-      .on('error', reject);
   });
 }
 

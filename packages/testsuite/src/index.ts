@@ -1,2 +1,4 @@
 export { defineAdapterSuite } from './define-adapter-suite.js';
 export type { AdapterServer, CreateAdapterServer, SuiteContext } from './define-adapter-suite.js';
+export { get } from './get.js';
+export type { Reply } from './get.js';
