@@ -62,6 +62,33 @@ export function adapterLifecycle(options: AdapterOptions | undefined, adapter: s
   return new Lifecycle(rest, { process, extraOptionKeys: extraKeys });
 }
 
+/** The request members' implementations, reading the node request from `this` or `this[rawKey]`. */
+export interface RequestMemberFunctions {
+  /** `registerShutdown(hook, options)`: the lifecycle's, bound. */
+  readonly registerShutdown: RegisterShutdown;
+  /** `onShutdown(fn)` as a method. */
+  readonly onShutdown: (this: object, fn: RequestShutdownHook) => Unregister;
+  /** The `shutdownSignal` getter. */
+  readonly shutdownSignal: (this: object) => AbortSignal;
+}
+
+/**
+ * The request members as functions, built once per app, for adapters that install them their own
+ * way (Fastify's decorateRequest); `defineRequestMembers` installs the same ones on a prototype.
+ */
+export function requestMembers(lifecycle: Lifecycle, rawKey?: 'req' | 'raw'): RequestMemberFunctions {
+  const raw = rawKey === undefined ? (self: object) => self as IncomingMessage : (self: object) => (self as Record<string, IncomingMessage>)[rawKey]!;
+  return {
+    registerShutdown: (hook, options) => lifecycle.registerShutdown(hook, options),
+    onShutdown: function onShutdown(this: object, fn: RequestShutdownHook): Unregister {
+      return lifecycle.requestScope(raw(this)).onShutdown(fn);
+    },
+    shutdownSignal: function shutdownSignal(this: object): AbortSignal {
+      return lifecycle.requestScope(raw(this)).shutdownSignal;
+    },
+  };
+}
+
 /**
  * Puts `registerShutdown`, `onShutdown`, `shutdownSignal` and `lifecycle` on a request prototype
  * (once per prototype), reading the node request from `this` or `this[rawKey]`, so that no
@@ -70,24 +97,12 @@ export function adapterLifecycle(options: AdapterOptions | undefined, adapter: s
 export function defineRequestMembers(prototype: object, lifecycle: Lifecycle, rawKey?: 'req' | 'raw'): void {
   const holder = prototype as { [kMembers]?: Lifecycle };
   if (Object.prototype.hasOwnProperty.call(holder, kMembers)) return;
-  const raw = rawKey === undefined ? (self: object) => self as IncomingMessage : (self: object) => (self as Record<string, IncomingMessage>)[rawKey]!;
-  const registerShutdown: RegisterShutdown = (hook, options) => lifecycle.registerShutdown(hook, options);
+  const members = requestMembers(lifecycle, rawKey);
   Object.defineProperties(prototype, {
     [kMembers]: { value: lifecycle },
-    registerShutdown: { configurable: true, writable: true, value: registerShutdown },
-    onShutdown: {
-      configurable: true,
-      writable: true,
-      value: function onShutdown(this: object, fn: RequestShutdownHook): Unregister {
-        return lifecycle.requestScope(raw(this)).onShutdown(fn);
-      },
-    },
-    shutdownSignal: {
-      configurable: true,
-      get(this: object): AbortSignal {
-        return lifecycle.requestScope(raw(this)).shutdownSignal;
-      },
-    },
+    registerShutdown: { configurable: true, writable: true, value: members.registerShutdown },
+    onShutdown: { configurable: true, writable: true, value: members.onShutdown },
+    shutdownSignal: { configurable: true, get: members.shutdownSignal },
     lifecycle: { configurable: true, value: lifecycle },
   });
 }

@@ -1,8 +1,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import type { Unregister } from '@lifespan/core';
-import { adapterLifecycle, createHealthProbe } from '@lifespan/core/http';
-import type { AdapterOptions, RegisterShutdown, RequestShutdownHook } from '@lifespan/core/http';
+import { adapterLifecycle, createHealthProbe, requestMembers } from '@lifespan/core/http';
+import type { AdapterOptions } from '@lifespan/core/http';
 
 /** Options of the `lifecycle` plugin: every lifecycle option, or `{ lifecycle }` to share one, plus probe routes. */
 export type LifecyclePluginOptions = AdapterOptions;
@@ -14,21 +13,15 @@ const pluginKeys = ['prefix', 'logLevel', 'logSerializers'];
 async function lifecyclePlugin(fastify: FastifyInstance, options: LifecyclePluginOptions): Promise<void> {
   const lifecycle = adapterLifecycle(options, 'lifecycle plugin', pluginKeys);
   const probe = createHealthProbe(lifecycle, options.health);
-  const registerShutdown: RegisterShutdown = (hook, hookOptions) => lifecycle.registerShutdown(hook, hookOptions);
+  const members = requestMembers(lifecycle, 'raw');
 
   fastify.decorate('lifecycle', lifecycle);
-  fastify.decorate('registerShutdown', registerShutdown);
+  fastify.decorate('registerShutdown', members.registerShutdown);
   fastify.decorate('registerStartup', lifecycle.registerStartup.bind(lifecycle));
-  fastify.decorateRequest('registerShutdown', registerShutdown);
-  fastify.decorateRequest('onShutdown', function onShutdown(this: FastifyRequest, fn: RequestShutdownHook): Unregister {
-    return lifecycle.requestScope(this.raw).onShutdown(fn);
-  });
+  fastify.decorateRequest('registerShutdown', members.registerShutdown);
+  fastify.decorateRequest('onShutdown', members.onShutdown);
   // A getter, as Fastify recommends for values built per request: nothing is allocated unless read.
-  fastify.decorateRequest('shutdownSignal', {
-    getter(this: FastifyRequest): AbortSignal {
-      return lifecycle.requestScope(this.raw).shutdownSignal;
-    },
-  });
+  fastify.decorateRequest('shutdownSignal', { getter: members.shutdownSignal });
 
   if (probe !== undefined) {
     fastify.addHook('onRequest', function healthProbe(request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
