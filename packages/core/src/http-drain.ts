@@ -82,6 +82,8 @@ export class HttpDrainer implements ScopeOwner {
   #closing = false;
   #excluded: Set<string> | undefined;
   #idleGraceMs = 25;
+  /** Set when the drain began on a quiet server: idle connections are closed without a grace. */
+  #quiet = false;
   #onSettled: (() => void) | undefined;
   #stats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
 
@@ -138,6 +140,9 @@ export class HttpDrainer implements ScopeOwner {
     } else {
       server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => this.#adopt(socket));
     }
+    // Connections accepted before attach (a lazy attach at the first request, or an attach after
+    // listen() under load) would otherwise be found only when they carry their next request.
+    for (const socket of connectionsOf(server)) this.#adopt(socket);
     if (this.shutdownReason !== undefined) this.#listen(server);
     const closeCalled = (callback: ((error?: Error) => void) | undefined): void => this.#closeCalled(record, callback);
     // An own property shadows http.Server#close, so every caller (a test harness, a framework,
@@ -153,6 +158,11 @@ export class HttpDrainer implements ScopeOwner {
     });
     debug('attached %s server (%s)', http2 ? 'http2' : 'http', explicit ? 'explicit' : 'lazy');
     return true;
+  }
+
+  /** Whether `server` was attached explicitly (not only because a request arrived on it). */
+  isAttached(server: DrainableServer): boolean {
+    return this.#servers.get(server)?.explicit === true;
   }
 
   /** Requests to these paths (health probes) are not application work: never tracked. */
@@ -262,7 +272,9 @@ export class HttpDrainer implements ScopeOwner {
       if (!res.headersSent && typeof res.shouldKeepAlive === 'boolean') res.shouldKeepAlive = false;
     }
     for (const session of this.#sessions) session.close();
+    this.#quiet = this.#quietForMs() >= this.#idleGraceMs;
     for (const socket of this.#connections) this.#scheduleIdleClose(socket[kConnection]!);
+    this.#quiet = false;
     const budget = Math.min(plan.timeoutMs, plan.deadline - now());
     const settled = await this.#settledWithin(budget);
     if (settled) {
@@ -345,7 +357,32 @@ export class HttpDrainer implements ScopeOwner {
     // opened longer than the grace ago and never sent a byte (a preconnect) has no such moment:
     // close it now, or the process waits for nothing.
     const unused = socket.bytesRead === 0 && now() - connection.openedAt >= this.#idleGraceMs;
-    connection.timer = setTimeout(closeIfIdle, unused ? 0 : this.#idleGraceMs, connection);
+    connection.timer = setTimeout(closeIfIdle, unused || this.#quiet ? 0 : this.#idleGraceMs, connection);
+  }
+
+  /**
+   * How long no connection has carried a byte: 0 if one is busy, -1 if Node's timers cannot tell.
+   * The grace exists for clients that are about to reuse a connection: while requests flow, a
+   * connection that looks idle may be one a client is just sending on (closing those at once lost
+   * requests where the grace lost none, see bench/README.md). A server on which no connection has
+   * seen traffic for a whole grace has no such client, and waiting would only delay the exit.
+   */
+  #quietForMs(): number {
+    const loopNow = loopTime();
+    let quiet = Infinity;
+    for (const socket of this.#connections) {
+      if (socket._httpMessage != null) return 0;
+      if (socket.bytesRead === 0) {
+        quiet = Math.min(quiet, now() - socket[kConnection]!.openedAt);
+        continue;
+      }
+      // Node re-arms a keep-alive connection's timeout on every read and write: its start is the
+      // connection's last activity, known without any bookkeeping per request.
+      const idleStart = keepAliveTimerOf(socket)?._idleStart;
+      if (typeof idleStart !== 'number' || loopNow === undefined) return -1;
+      quiet = Math.min(quiet, loopNow - idleStart);
+    }
+    return quiet;
   }
 
   /** @internal The idle grace passed; close gently if nothing arrived meanwhile. */
@@ -462,6 +499,40 @@ function closeIfStillIdle(connection: Connection, timer: Connection['timer']): v
 function destroySocket(socket: Socket): void {
   socket.destroy();
 }
+
+/** The open connections of a node:http(s) server, from the list Node keeps for closeAllConnections(). */
+function connectionsOf(server: DrainableServer): TrackedSocket[] {
+  const symbol = Object.getOwnPropertySymbols(server).find((candidate) => candidate.description === 'http.server.connections');
+  const list = symbol === undefined ? undefined : (server as unknown as Record<symbol, { all?: () => { socket?: TrackedSocket | null }[] }>)[symbol];
+  if (typeof list?.all !== 'function') return [];
+  const sockets: TrackedSocket[] = [];
+  for (const parser of list.all()) if (parser.socket != null && !parser.socket.destroyed) sockets.push(parser.socket);
+  return sockets;
+}
+
+interface NodeTimer {
+  _idleStart?: unknown;
+}
+
+let timeoutSymbol: symbol | null | undefined;
+
+/** The socket's timeout timer (armed by the HTTP server with `keepAliveTimeout` while it is idle). */
+function keepAliveTimerOf(socket: Socket): NodeTimer | undefined {
+  // net.Socket keeps it under an internal symbol; found once by name, absent on other runtimes.
+  timeoutSymbol ??= Object.getOwnPropertySymbols(socket).find((symbol) => symbol.description === 'timeout') ?? null;
+  if (timeoutSymbol === null) return undefined;
+  const timer = (socket as unknown as Record<symbol, NodeTimer | null | undefined>)[timeoutSymbol];
+  return timer ?? undefined;
+}
+
+/** The event loop's clock, in which timers record `_idleStart`. */
+function loopTime(): number | undefined {
+  const timer = setTimeout(noop, 0) as unknown as NodeTimer;
+  clearTimeout(timer as unknown as ReturnType<typeof setTimeout>);
+  return typeof timer._idleStart === 'number' ? timer._idleStart : undefined;
+}
+
+function noop(): void {}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -42,4 +42,66 @@ describe('lifecycle.attach(server) idle closing', () => {
     expect(received.endsWith('ok')).toBe(true);
     expect((await shutdown).ok).toBe(true);
   });
+
+  it('closes idle keep-alive connections at once when no connection has seen traffic for a whole grace', async () => {
+    const lifecycle = createLifecycle({ signals: false, exit: false, idleGraceMs: 400 });
+    const server = http.createServer((_req, res) => res.end('ok'));
+    lifecycle.attach(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      await Promise.all([get(agent, port), get(agent, port)]);
+      await sleep(500);
+      const closed = Promise.all(sockets(agent).map((socket) => once(socket, 'close')));
+      expect(sockets(agent)).toHaveLength(2);
+      const began = performance.now();
+      await lifecycle.shutdown('test');
+      await closed;
+      // The grace alone would take 400 ms; closing at once takes a few.
+      expect(performance.now() - began).toBeLessThan(300);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('gives an idle connection its grace while another connection carried traffic within it', async () => {
+    const lifecycle = createLifecycle({ signals: false, exit: false, idleGraceMs: 400 });
+    const server = http.createServer((_req, res) => res.end('ok'));
+    lifecycle.attach(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const idle = new http.Agent({ keepAlive: true });
+    const active = new http.Agent({ keepAlive: true });
+    try {
+      await get(idle, port);
+      await sleep(500);
+      await get(active, port);
+      const [socket] = sockets(idle);
+      let closedAt = Infinity;
+      socket!.once('close', () => (closedAt = performance.now()));
+      const began = performance.now();
+      await lifecycle.shutdown('test');
+      expect(closedAt - began).toBeGreaterThanOrEqual(350);
+    } finally {
+      idle.destroy();
+      active.destroy();
+    }
+  });
 });
+
+function get(agent: http.Agent, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, agent }, (res) => res.resume().once('end', resolve)).once('error', reject);
+  });
+}
+
+function sockets(agent: http.Agent): net.Socket[] {
+  return Object.values(agent.freeSockets).flatMap((list) => list ?? []);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
