@@ -242,6 +242,14 @@ export class Lifecycle extends EventEmitter<LifecycleEvents> implements AsyncDis
   }
 
   /**
+   * Whether `server` was passed to `attach()`: its connections and requests are then tracked by the
+   * server itself, and an adapter's middleware has nothing left to do for its requests.
+   */
+  isAttached(server: unknown): boolean {
+    return this.#drainer !== undefined && server !== null && typeof server === 'object' && this.#drainer.isAttached(server as DrainableServer);
+  }
+
+  /**
    * Tracks one request (idempotent). Adapters call it from their middleware; the first request
    * attaches its server if none was attached.
    */

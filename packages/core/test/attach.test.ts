@@ -55,6 +55,35 @@ describe('lifecycle.attach(server)', () => {
     }
   });
 
+  it('drains connections the server accepted before it was attached', async () => {
+    const lifecycle = createLifecycle({ signals: false, exit: false });
+    const server = http.createServer((_req, res) => res.end('ok'));
+    const port = await listen(server);
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      await get(port, '/', agent);
+      const [socket] = Object.values(agent.freeSockets).flat();
+      const closed = once(socket!, 'close');
+      lifecycle.attach(server);
+      expect(lifecycle.isAttached(server)).toBe(true);
+      expect((await lifecycle.shutdown('test')).ok).toBe(true);
+      await closed;
+      expect(server.listening).toBe(false);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('isAttached() is true only for servers passed to attach()', () => {
+    const lifecycle = createLifecycle({ signals: false });
+    const server = http.createServer();
+    expect(lifecycle.isAttached(server)).toBe(false);
+    lifecycle.attach(server);
+    expect(lifecycle.isAttached(server)).toBe(true);
+    expect(lifecycle.isAttached(http.createServer())).toBe(false);
+    expect(lifecycle.isAttached(undefined)).toBe(false);
+  });
+
   it('throws ERR_LIFESPAN_INVALID_ARG for something that is not a server', () => {
     const lifecycle = createLifecycle({ signals: false });
     expect(() => lifecycle.attach({} as http.Server)).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG' }));
