@@ -1,4 +1,4 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Application, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Lifecycle } from '@lifespan/core';
 import { adapterLifecycle, createHealthProbe, defineRequestMembers } from '@lifespan/core/http';
 import type { AdapterOptions } from '@lifespan/core/http';
@@ -31,12 +31,34 @@ export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMidd
     // before it sends traffic), and it must attach the server, or readiness never comes. Probe
     // paths are never tracked as in-flight work.
     lifecycle.trackRequest(req, res);
-    const answer = probe?.(req.method, req.url);
-    if (answer !== undefined) {
-      answer.then((probed) => void res.writeHead(probed.status, probed.headers).end(probed.body), next);
-      return;
+    if (probe === undefined) {
+      // The members are on the prototype and an attached server tracks its own connections: this
+      // layer has no work left, and Express charges every request for each layer it walks.
+      if (lifecycle.isAttached((req.socket as { server?: unknown }).server)) leaveRouter(req.app, middleware);
+    } else {
+      const answer = probe(req.method, req.url);
+      if (answer !== undefined) {
+        answer.then((probed) => void res.writeHead(probed.status, probed.headers).end(probed.body), next);
+        return;
+      }
     }
     next();
   };
   return Object.assign(middleware, { lifecycle });
+}
+
+interface Router {
+  stack: { handle?: unknown }[];
+}
+
+/**
+ * Takes `handle`'s layer out of the app's router (`app.router` in Express 5, `app._router` in 4).
+ * A new array, not a splice: requests being routed keep walking the array they started with.
+ * Mounted in a sub-router, the layer is not found there and simply stays.
+ */
+function leaveRouter(app: Application, handle: unknown): void {
+  const router = ((app as { _router?: Router })._router ?? (app as { router?: Router }).router) as Router | undefined;
+  if (router === undefined || !Array.isArray(router.stack)) return;
+  const stack = router.stack.filter((layer) => layer.handle !== handle);
+  if (stack.length !== router.stack.length) router.stack = stack;
 }

@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import express from 'express';
+import express4 from 'express4';
 import request from 'supertest';
 import { createLifecycle } from '@lifespan/core';
 import { shutdownHooks } from '@lifespan/express';
@@ -54,5 +56,54 @@ describe('shutdownHooks(options)', () => {
     expect(inFlight).toBe(1);
     expect(hooks.lifecycle.inFlight).toBe(0);
     await hooks.lifecycle.shutdown();
+  });
+});
+
+describe('shutdownHooks() on an attached server', () => {
+  const majors = [
+    ['Express 5', express, (app: express.Express) => (app as unknown as { router: { stack: { handle: unknown }[] } }).router.stack],
+    ['Express 4', express4 as unknown as typeof express, (app: express.Express) => (app as unknown as { _router: { stack: { handle: unknown }[] } })._router.stack],
+  ] as const;
+
+  it.each(majors)('%s: leaves the router after the first request, and the members stay', async (_name, createApp, stackOf) => {
+    const app = createApp();
+    const hooks = shutdownHooks({ signals: false });
+    app.use(hooks);
+    app.get('/', (req, res) => {
+      req.registerShutdown(() => undefined, { key: 'pool' });
+      res.json({ lifecycle: req.lifecycle === hooks.lifecycle, aborted: req.shutdownSignal.aborted, inFlight: hooks.lifecycle.inFlight });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    hooks.lifecycle.attach(server);
+    expect(stackOf(app).some((layer) => layer.handle === hooks)).toBe(true);
+    const first = await request(server).get('/').expect(200);
+    expect(stackOf(app).some((layer) => layer.handle === hooks)).toBe(false);
+    const second = await request(server).get('/').expect(200);
+    expect([first.body, second.body]).toEqual([
+      { lifecycle: true, aborted: false, inFlight: 1 },
+      { lifecycle: true, aborted: false, inFlight: 1 },
+    ]);
+    expect(hooks.lifecycle.hookCount).toBe(1);
+    await hooks.lifecycle.shutdown();
+  });
+
+  it.each(majors)('%s: stays in the router while the server is only lazily attached, or answers probes', async (_name, createApp, stackOf) => {
+    const lazyApp = createApp();
+    const lazy = shutdownHooks({ signals: false });
+    lazyApp.use(lazy);
+    lazyApp.get('/', (_req, res) => void res.send('ok'));
+    await request(lazyApp).get('/').expect(200, 'ok');
+    expect(stackOf(lazyApp).some((layer) => layer.handle === lazy)).toBe(true);
+
+    const probedApp = createApp();
+    const probed = shutdownHooks({ signals: false, health: { readyPath: '/readyz' } });
+    probedApp.use(probed);
+    const server = probedApp.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    probed.lifecycle.attach(server);
+    await request(server).get('/readyz').expect(200);
+    expect(stackOf(probedApp).some((layer) => layer.handle === probed)).toBe(true);
+    await Promise.all([lazy.lifecycle.shutdown(), probed.lifecycle.shutdown()]);
   });
 });
