@@ -174,7 +174,7 @@ function describe(event) {
     case 'drain': {
       const drain = event.drain;
       if (drain.type === 'listenerClosed') return `drain  listener closed on ${drain.servers} server(s); responses now carry Connection: close`;
-      if (drain.type === 'idleClosed') return 'drain  closed an idle keep-alive connection (FIN after idleGraceMs without a request)';
+      if (drain.type === 'idleClosed') return `drain  closed ${drain.connections} idle keep-alive connection(s) (no request within idleGraceMs)`;
       if (drain.type === 'drained') return `drain  all connections closed (${drain.completed} requests completed during the drain)`;
       if (drain.type === 'destroyed') return `drain  destroyed ${drain.connections} connections (${drain.requests} requests) at the drain timeout`;
       return `drain  ${JSON.stringify(drain)}`;

@@ -82,8 +82,6 @@ export class HttpDrainer implements ScopeOwner {
   #closing = false;
   #excluded: Set<string> | undefined;
   #idleGraceMs = 25;
-  /** Set when the drain began on a quiet server: idle connections are closed without a grace. */
-  #quiet = false;
   #onSettled: (() => void) | undefined;
   #stats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
 
@@ -272,9 +270,12 @@ export class HttpDrainer implements ScopeOwner {
       if (!res.headersSent && typeof res.shouldKeepAlive === 'boolean') res.shouldKeepAlive = false;
     }
     for (const session of this.#sessions) session.close();
-    this.#quiet = this.#quietForMs() >= this.#idleGraceMs;
-    for (const socket of this.#connections) this.#scheduleIdleClose(socket[kConnection]!);
-    this.#quiet = false;
+    if (this.#quietForMs() >= this.#idleGraceMs) {
+      // After the poll phase, like every idle close: a request already in the buffer is read first.
+      setImmediate(() => this.#closeAllIdle());
+    } else {
+      for (const socket of this.#connections) this.#scheduleIdleClose(socket[kConnection]!);
+    }
     const budget = Math.min(plan.timeoutMs, plan.deadline - now());
     const settled = await this.#settledWithin(budget);
     if (settled) {
@@ -357,7 +358,18 @@ export class HttpDrainer implements ScopeOwner {
     // opened longer than the grace ago and never sent a byte (a preconnect) has no such moment:
     // close it now, or the process waits for nothing.
     const unused = socket.bytesRead === 0 && now() - connection.openedAt >= this.#idleGraceMs;
-    connection.timer = setTimeout(closeIfIdle, unused || this.#quiet ? 0 : this.#idleGraceMs, connection);
+    connection.timer = setTimeout(closeIfIdle, unused ? 0 : this.#idleGraceMs, connection);
+  }
+
+  /** The drain began on a quiet server: every idle connection goes now, the others when they finish. */
+  #closeAllIdle(): void {
+    let closed = 0;
+    for (const socket of this.#connections) {
+      const connection = socket[kConnection]!;
+      if (connection.timer === undefined && this.#closeIdle(connection)) closed++;
+      else this.#scheduleIdleClose(connection);
+    }
+    if (closed > 0) this.#host.onDrainEvent({ type: 'idleClosed', connections: closed });
   }
 
   /**
@@ -385,22 +397,28 @@ export class HttpDrainer implements ScopeOwner {
     return quiet;
   }
 
-  /** @internal The idle grace passed; close gently if nothing arrived meanwhile. */
+  /** @internal The idle grace passed; close if nothing arrived meanwhile. */
   idleGracePassed(connection: Connection): void {
     connection.timer = undefined;
+    if (this.#closeIdle(connection)) this.#host.onDrainEvent({ type: 'idleClosed', connections: 1 });
+  }
+
+  /** Closes a connection that is still idle; false if it is busy, upgraded or already going. */
+  #closeIdle(connection: Connection): boolean {
     const socket = connection.socket as TrackedSocket;
     // A request arrived during the grace (a probe too, which is never tracked): not idle.
-    if (socket.destroyed || socket._httpMessage != null) return;
+    if (connection.ending || socket.destroyed || socket._httpMessage != null) return false;
     // After an upgrade (WebSocket) the HTTP parser is gone and the socket belongs to the app;
     // it ends when the app closes it (on lifecycle.signal) or is destroyed at the timeout.
-    if (socket.parser === null) return;
+    if (socket.parser === null) return false;
     connection.ending = true;
     this.#stats.idleConnectionsClosed++;
-    this.#host.onDrainEvent({ type: 'idleClosed', connections: 1 });
-    // end(), not destroy(): a FIN lets the client read everything already sent, where a
-    // destroy() with unread request bytes in the buffer sends RST and loses the response.
-    socket.end();
-    connection.timer = setTimeout(destroySocket, Math.max(1000, this.#idleGraceMs * 10), socket);
+    // Closing a socket with nothing unread sends a FIN after the bytes already written, like
+    // end(), without waiting for the client's FIN in turn. Had a request arrived since the poll
+    // phase read this socket, the kernel would reset it instead: no different for the client,
+    // as a request that crosses the FIN cannot be answered on this connection either way.
+    socket.destroy();
+    return true;
   }
 
   #closeListener(record: ServerRecord): boolean {
@@ -494,10 +512,6 @@ function closeIfIdle(connection: Connection): void {
 function closeIfStillIdle(connection: Connection, timer: Connection['timer']): void {
   // A request arrived (track() cleared the timer) or a new grace began meanwhile.
   if (connection.timer === timer) connection.drainer.idleGracePassed(connection);
-}
-
-function destroySocket(socket: Socket): void {
-  socket.destroy();
 }
 
 /** The open connections of a node:http(s) server, from the list Node keeps for closeAllConnections(). */
