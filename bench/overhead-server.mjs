@@ -27,11 +27,17 @@ async function express() {
   const app = createApp();
   if (adapter) {
     const { shutdownHooks } = await import('@lifespan/express');
-    app.use(shutdownHooks({ signals: false }));
+    const hooks = shutdownHooks({ signals: false });
+    app.use(hooks);
     app.get('/', (req, res) => {
       req.registerShutdown(closePool, hookOptions);
       res.send('ok');
     });
+    // As the README shows: with its server attached, the middleware leaves the router after the
+    // first request. BENCH_LAZY=1 measures the lazily attached form, which keeps it.
+    const server = http.createServer(app);
+    if (process.env.BENCH_LAZY === undefined) hooks.lifecycle.attach(server);
+    return server;
   } else {
     // `empty` (bench/instructions.mjs): what Express charges for any app.use() layer, for reference.
     if (variant === 'empty') app.use((_req, _res, next) => next());
@@ -45,11 +51,15 @@ async function koa() {
   const app = new Koa();
   if (adapter) {
     const { shutdownHooks } = await import('@lifespan/koa');
-    app.use(shutdownHooks({ signals: false }));
+    const hooks = shutdownHooks({ signals: false });
+    app.use(hooks);
     app.use((ctx) => {
       ctx.registerShutdown(closePool, hookOptions);
       ctx.body = 'ok';
     });
+    const server = http.createServer(app.callback());
+    if (process.env.BENCH_LAZY === undefined) hooks.lifecycle.attach(server);
+    return server;
   } else {
     // `empty` (bench/instructions.mjs): what Koa charges for any extra middleware, for reference.
     if (variant === 'empty') app.use((_ctx, next) => next());
