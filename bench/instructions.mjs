@@ -1,12 +1,16 @@
 // Per-request overhead of each adapter in executed instructions, counted by valgrind's callgrind.
 // CPU time on a shared 2-core machine varies by tens of percent between identical rounds, so it
-// cannot show a 2% difference. Instruction counts are much steadier (two runs of one server agree
-// within ~0.3%), though whole benchmark runs still moved single rows by up to ~3 points.
-// Each server (bench/overhead-server.mjs) serves N1, then N2 requests in two runs; the difference
-// divided by N2 - N1 is the cost of one request, startup and JIT warm-up cancelled out. Node runs
-// --single-threaded (no background compiler or GC threads), which makes the counts repeatable.
+// cannot show a 2% difference. Instruction counts can, once the server runs deterministically:
+// node --single-threaded (no background compiler or GC threads), --no-memory-reducer and
+// --predictable-gc-schedule (no GC driven by wall-clock time, which under valgrind is slow and
+// varies). Each server (bench/overhead-server.mjs) serves N1, then N2 requests in two runs; the
+// difference divided by N2 - N1 is the cost of one request, startup cancelled out. N1 is large
+// (10,000): until then V8 is still optimizing, and that work, not the request, dominated the
+// difference (a first version with 300/1,300 requests moved rows by ~3 points between runs; this
+// one repeats within ~0.5%).
 //
 //   node bench/instructions.mjs [--quick]       (needs valgrind: apt-get install valgrind)
+//   BENCH_FRAMEWORKS=koa,fastify node bench/instructions.mjs    (some rows: results/instructions-partial.json)
 import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -17,18 +21,19 @@ const frameworks = [
   { id: 'koa', label: 'Koa 3 + @lifespan/koa', reference: { variant: 'empty', label: 'Koa 3 + an empty `app.use((ctx, next) => next())` (reference, no Lifespan)' } },
   { id: 'fastify', label: 'Fastify 5 + @lifespan/fastify' },
 ];
-const [few, many] = quick ? [200, 700] : [300, 1300];
+const [few, many] = quick ? [4000, 8000] : [10_000, 30_000];
+const nodeFlags = ['--single-threaded', '--no-memory-reducer', '--predictable-gc-schedule'];
 
 /** Instructions executed by one server process that serves `count` requests. */
 function countInstructions(framework, variant, count) {
   return new Promise((resolve, reject) => {
-    const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', join(benchDir, 'overhead-server.mjs'), framework, variant], {
+    const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, ...nodeFlags, join(benchDir, 'overhead-server.mjs'), framework, variant], {
       env: { ...process.env, SERVE_COUNT: String(count) },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
-    const limit = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    const limit = setTimeout(() => child.kill('SIGKILL'), 900_000);
     child.once('message', (message) => {
       if (message.port === undefined) return reject(new Error(`${framework} ${variant}: ${message.error}`));
       void drive(message.port);
@@ -66,15 +71,16 @@ async function drive(port) {
 }
 
 async function perRequest(framework, variant) {
-  const small = await countInstructions(framework, variant, few);
-  const large = await countInstructions(framework, variant, many);
+  // Side by side: instruction counts do not depend on how the two processes share the cores.
+  const [small, large] = await Promise.all([countInstructions(framework, variant, few), countInstructions(framework, variant, many)]);
   return (large - small) / (many - few);
 }
 
 export async function run() {
   if (spawnSync('valgrind', ['--version']).status !== 0) return { skipped: 'valgrind is not installed (apt-get install valgrind)', rows: [] };
   const rows = [];
-  for (const framework of frameworks) {
+  const only = process.env.BENCH_FRAMEWORKS?.split(',');
+  for (const framework of frameworks.filter((candidate) => only === undefined || only.includes(candidate.id))) {
     const bare = await perRequest(framework.id, 'bare');
     const adapter = await perRequest(framework.id, 'adapter');
     log(`instructions ${framework.id}: bare ${Math.round(bare)}, adapter ${Math.round(adapter)} per request`);
@@ -106,6 +112,6 @@ export function render(result) {
 
 if (isMain(import.meta)) {
   const result = await run();
-  writeResult('instructions', { ...result, quick });
+  writeResult(process.env.BENCH_FRAMEWORKS ? 'instructions-partial' : 'instructions', { ...result, quick });
   process.stdout.write(`${render(result)}\n`);
 }

@@ -377,11 +377,11 @@ export function render(result) {
     '',
     notes.length > 0 ? `Where Lifespan is not the best:\n${notes.join('\n')}` : 'Lifespan is best or tied on every column.',
     '',
-    'Why Lifespan takes longer to exit when connections are idle: it closes an idle connection only after it has been idle for `idleGraceMs` (25 ms) ' +
-      'since draining began (a connection opened earlier than that and never used is closed at once), and with `end()` (FIN, then waits for the client to close), where the others `destroy()` idle connections at once. ' +
-      'Closing at once is what loses requests when a client is just sending on an idle connection: in a side-by-side experiment ' +
-      '(`BENCH_VARIANTS`, see bench/README.md), counting the grace from when a connection went idle (so long-idle connections close at SIGTERM) cut (a) from about 42 ms to 14 ms ' +
-      'but lost 24 requests over 8 rounds of (e) where the shipped behaviour lost none; an `idleGraceMs` of 5 or 10 ms lost 22 and 9 over 5 rounds, 25 and 50 ms lost none.',
+    'How Lifespan closes idle connections, and why it may exit later under load: it never resets a request. ' +
+      'When the drain begins on a server on which no connection has carried traffic for `idleGraceMs` (25 ms), as in (a) and (b), every idle connection is closed at once. ' +
+      'While requests flow, as in (d) and (e), a connection that looks idle may be one a client is just sending on: it gets `idleGraceMs` from the start of the drain to show a request, which is answered with `Connection: close`, and every request in flight is answered. ' +
+      'In (d) the others exit sooner because they reset the request on every busy connection (the "lost" column); Lifespan exits once the last of those is answered. ' +
+      'Closing long-idle connections at once even while requests flow, or a grace of 5 or 10 ms, lost requests in (e) in side-by-side experiments (`BENCH_VARIANTS`, see bench/README.md) where 25 ms lost none.',
     '',
     `Setups (each library's README defaults):\n${setups}`,
   ].join('\n');
