@@ -91,6 +91,10 @@ async function fastify() {
 }
 
 const factories = { node, express, koa, fastify };
+// `imported` (bench/instructions.mjs): the bare app with the adapter's module loaded but not used,
+// to show how much two programs that differ only in loaded code differ per request.
+const adapterModules = { node: '@lifespan/core', express: '@lifespan/express', koa: '@lifespan/koa', fastify: '@lifespan/fastify' };
+if (variant === 'imported') await import(adapterModules[framework]);
 let server;
 try {
   server = await factories[framework]();

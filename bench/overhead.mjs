@@ -15,7 +15,8 @@ export const frameworks = [
   { id: 'fastify', label: 'Fastify 5 + @lifespan/fastify', package: '@lifespan/fastify', dir: 'fastify' },
 ];
 
-const REQUESTS = quick ? 5_000 : 4_000;
+// Samples of ~0.5-2 s each: shorter ones (4,000 requests) moved by tens of percent with the machine.
+const REQUESTS = quick ? 5_000 : 20_000;
 const CONNECTIONS = 10;
 const WARMUP = quick ? 10_000 : 20_000;
 
@@ -49,7 +50,7 @@ async function measure(server, amount) {
 }
 
 /** Runs `rounds` ABBA blocks per framework, frameworks interleaved. */
-export async function run({ rounds = quick ? 1 : 16 } = {}) {
+export async function run({ rounds = quick ? 1 : 8 } = {}) {
   const rows = [];
   const servers = {};
   try {
