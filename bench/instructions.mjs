@@ -121,7 +121,8 @@ export function render(result) {
     '',
     `Instructions executed by the server process (valgrind callgrind), per request: the difference between a run serving ${result.counts[1].toLocaleString('en-US')} and one serving ${result.counts[0].toLocaleString('en-US')} requests (one keep-alive connection, one request at a time), divided by the difference, so startup and warm-up cancel out. ` +
       'The route is the same as in the CPU-time table (the adapter route calls `registerShutdown(fn, { key })` on every request; Express and Koa servers are attached with `attach()`, as the README shows). ' +
-      'Node runs `--single-threaded --no-memory-reducer --predictable-gc-schedule`, so that no background thread or wall-clock-driven GC adds work; repeated runs of one server agreed within about 0.5%. ' +
+      'Node runs `--single-threaded --no-memory-reducer --predictable-gc-schedule`, so that no background thread or wall-clock-driven GC adds work' +
+      (result.seeds ? `, with V8 random seed ${result.seeds.join(', ')} (a seeded run repeats to about 0.005%; unseeded runs of one server moved by up to ~1%${result.seeds.length > 1 ? '; the median over seeds is shown' : ''}). ` : '; repeated runs of one server agreed within about 1%. ') +
       'Counts are under valgrind (JIT and all), so compare the ratio, not the absolute numbers; a program that differs slightly can come out a percent or two apart through JIT decisions alone, either way (an adapter row can come out below its bare row). ' +
       'Reference rows: the bare app with the adapter module loaded and not used differs from the bare app by JIT decisions alone, which is the resolution of this method (about a percent or two); Koa with one empty middleware shows what Koa charges for any `app.use()`, which its adapter, being middleware, pays too. The Express middleware takes itself out of the router once its server is attached.',
   ];
