@@ -23,7 +23,6 @@ interface Connection {
   readonly drainer: HttpDrainer;
   readonly socket: Socket;
   timer: ReturnType<typeof setTimeout> | undefined;
-  ending: boolean;
   /** `now()` when the connection was opened (or adopted). */
   readonly openedAt: number;
 }
@@ -324,7 +323,7 @@ export class HttpDrainer implements ScopeOwner {
   #adopt(socket: TrackedSocket): Connection {
     const existing = socket[kConnection];
     if (existing !== undefined) return existing;
-    const connection: Connection = { drainer: this, socket, timer: undefined, ending: false, openedAt: now() };
+    const connection: Connection = { drainer: this, socket, timer: undefined, openedAt: now() };
     socket[kConnection] = connection;
     this.#connections.add(socket);
     socket.once('close', onSocketClose);
@@ -353,7 +352,7 @@ export class HttpDrainer implements ScopeOwner {
   #scheduleIdleClose(connection: Connection): void {
     const socket = connection.socket as TrackedSocket;
     // Node keeps the response being answered on its socket (pipelined ones queue behind it): busy.
-    if (socket._httpMessage != null || connection.timer !== undefined || connection.ending) return;
+    if (socket._httpMessage != null || connection.timer !== undefined || socket.destroyed) return;
     // The grace protects a client that is about to reuse a connection it just used. One that was
     // opened longer than the grace ago and never sent a byte (a preconnect) has no such moment:
     // close it now, or the process waits for nothing.
@@ -403,15 +402,14 @@ export class HttpDrainer implements ScopeOwner {
     if (this.#closeIdle(connection)) this.#host.onDrainEvent({ type: 'idleClosed', connections: 1 });
   }
 
-  /** Closes a connection that is still idle; false if it is busy, upgraded or already going. */
+  /** Closes a connection that is still idle; false if it is busy, upgraded or already closed. */
   #closeIdle(connection: Connection): boolean {
     const socket = connection.socket as TrackedSocket;
     // A request arrived during the grace (a probe too, which is never tracked): not idle.
-    if (connection.ending || socket.destroyed || socket._httpMessage != null) return false;
+    if (socket.destroyed || socket._httpMessage != null) return false;
     // After an upgrade (WebSocket) the HTTP parser is gone and the socket belongs to the app;
     // it ends when the app closes it (on lifecycle.signal) or is destroyed at the timeout.
     if (socket.parser === null) return false;
-    connection.ending = true;
     this.#stats.idleConnectionsClosed++;
     // Closing a socket with nothing unread sends a FIN after the bytes already written, like
     // end(), without waiting for the client's FIN in turn. Had a request arrived since the poll
