@@ -3,6 +3,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createLifecycle } from '@lifespan/core';
+import { get } from '@lifespan/testsuite';
 
 /** Keeps the event loop from turning, the way a busy process does. */
 function busyFor(ms: number): void {
@@ -14,12 +15,8 @@ function busyFor(ms: number): void {
 
 describe('lifecycle.attach(server) idle closing', () => {
   it('serves a request that reached an idle connection while the process was busy, instead of closing it unread', async () => {
-    const lifecycle = createLifecycle({ signals: false, exit: false, idleGraceMs: 200 });
-    const server = http.createServer((_req, res) => res.end('ok'));
-    lifecycle.attach(server);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+    const { lifecycle, url } = await attachedServer(200);
+    const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
     await once(socket, 'connect');
     let received = '';
     socket.setEncoding('utf8');
@@ -44,15 +41,10 @@ describe('lifecycle.attach(server) idle closing', () => {
   });
 
   it('closes idle keep-alive connections at once when no connection has seen traffic for a whole grace', async () => {
-    const lifecycle = createLifecycle({ signals: false, exit: false, idleGraceMs: 400 });
-    const server = http.createServer((_req, res) => res.end('ok'));
-    lifecycle.attach(server);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as AddressInfo).port;
+    const { lifecycle, url } = await attachedServer(400);
     const agent = new http.Agent({ keepAlive: true });
     try {
-      await Promise.all([get(agent, port), get(agent, port)]);
+      await Promise.all([get(url, agent), get(url, agent)]);
       await sleep(500);
       const closed = Promise.all(sockets(agent).map((socket) => once(socket, 'close')));
       expect(sockets(agent)).toHaveLength(2);
@@ -67,18 +59,13 @@ describe('lifecycle.attach(server) idle closing', () => {
   });
 
   it('gives an idle connection its grace while another connection carried traffic within it', async () => {
-    const lifecycle = createLifecycle({ signals: false, exit: false, idleGraceMs: 400 });
-    const server = http.createServer((_req, res) => res.end('ok'));
-    lifecycle.attach(server);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as AddressInfo).port;
+    const { lifecycle, url } = await attachedServer(400);
     const idle = new http.Agent({ keepAlive: true });
     const active = new http.Agent({ keepAlive: true });
     try {
-      await get(idle, port);
+      await get(url, idle);
       await sleep(500);
-      await get(active, port);
+      await get(url, active);
       const [socket] = sockets(idle);
       let closedAt = Infinity;
       socket!.once('close', () => (closedAt = performance.now()));
@@ -92,10 +79,14 @@ describe('lifecycle.attach(server) idle closing', () => {
   });
 });
 
-function get(agent: http.Agent, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, agent }, (res) => res.resume().once('end', resolve)).once('error', reject);
-  });
+/** A node:http server answering "ok", attached to a lifecycle with this grace, listening. */
+async function attachedServer(idleGraceMs: number): Promise<{ lifecycle: ReturnType<typeof createLifecycle>; url: string }> {
+  const lifecycle = createLifecycle({ signals: false, exit: false, idleGraceMs });
+  const server = http.createServer((_req, res) => res.end('ok'));
+  lifecycle.attach(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { lifecycle, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
 }
 
 function sockets(agent: http.Agent): net.Socket[] {
