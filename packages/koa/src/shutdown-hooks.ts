@@ -3,6 +3,12 @@ import type { Lifecycle } from '@lifespan/core';
 import { adapterLifecycle, createHealthProbe, defineRequestMembers } from '@lifespan/core/http';
 import type { AdapterOptions } from '@lifespan/core/http';
 
+// Set on app.context (every ctx's prototype) once the middleware has nothing left to do for that app.
+const kSettled = Symbol('@lifespan/koa.settled');
+interface Settled {
+  [kSettled]?: Lifecycle;
+}
+
 /** Options of `shutdownHooks()`: every lifecycle option, or `{ lifecycle }` to share one, plus probe routes. */
 export type ShutdownHooksOptions = AdapterOptions;
 
@@ -24,6 +30,9 @@ export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMidd
   const lifecycle = adapterLifecycle(options, 'shutdownHooks()');
   const probe = createHealthProbe(lifecycle, options?.health);
   const middleware = function shutdownHooks(ctx: ParameterizedContext, next: Next): Promise<unknown> {
+    // Koa composes its middleware into a copy of the list, so unlike Express's router this layer
+    // cannot leave; once it has nothing left to do for this app, it costs one property read.
+    if ((ctx as Settled)[kSettled] === lifecycle) return next();
     // The app is only known once a request arrives; its prototypes get the members once, and
     // both ctx and ctx.request find the node request under `req`.
     defineRequestMembers(ctx.app.context, lifecycle, 'req');
@@ -32,7 +41,13 @@ export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMidd
     // before it sends traffic), and it must attach the server, or readiness never comes. Probe
     // paths are never tracked as in-flight work.
     lifecycle.trackRequest(ctx.req, ctx.res);
-    const answer = probe?.(ctx.method, ctx.url);
+    if (probe === undefined) {
+      // The members are on the prototypes and an explicitly attached server tracks its own
+      // connections: nothing is left to do for this app's requests.
+      if (lifecycle.isAttached((ctx.req.socket as { server?: unknown }).server)) Object.defineProperty(ctx.app.context, kSettled, { configurable: true, value: lifecycle });
+      return next();
+    }
+    const answer = probe(ctx.method, ctx.url);
     if (answer !== undefined) {
       return answer.then((probed) => {
         ctx.status = probed.status;

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
 import Koa from 'koa';
 import request from 'supertest';
 import { createLifecycle } from '@lifespan/core';
@@ -51,5 +53,61 @@ describe('shutdownHooks(options)', () => {
     expect(inFlight).toBe(1);
     expect(hooks.lifecycle.inFlight).toBe(0);
     await hooks.lifecycle.shutdown();
+  });
+});
+
+describe('shutdownHooks() on an attached server', () => {
+  const serve = async (app: Koa): Promise<Server> => {
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return server;
+  };
+
+  it('only passes requests on after the first one, and the members stay', async () => {
+    const app = new Koa();
+    const hooks = shutdownHooks({ signals: false });
+    const track = jest.spyOn(hooks.lifecycle, 'trackRequest');
+    app.use(hooks);
+    app.use((ctx) => {
+      ctx.registerShutdown(() => undefined, { key: 'pool' });
+      ctx.body = { lifecycle: ctx.request.lifecycle === hooks.lifecycle, aborted: ctx.shutdownSignal.aborted, inFlight: hooks.lifecycle.inFlight };
+    });
+    const server = await serve(app);
+    hooks.lifecycle.attach(server);
+    try {
+      const replies: unknown[] = [];
+      for (let i = 0; i < 3; i++) replies.push((await request(server).get('/').expect(200)).body);
+      expect(replies).toEqual(Array.from({ length: 3 }, () => ({ lifecycle: true, aborted: false, inFlight: 1 })));
+      expect(track).toHaveBeenCalledTimes(1);
+      expect(hooks.lifecycle.hookCount).toBe(1);
+    } finally {
+      await hooks.lifecycle.shutdown();
+    }
+  });
+
+  it('keeps working on every request while the server is only lazily attached, or answers probes', async () => {
+    const lazyApp = new Koa();
+    const lazy = shutdownHooks({ signals: false });
+    const lazyTrack = jest.spyOn(lazy.lifecycle, 'trackRequest');
+    lazyApp.use(lazy);
+    lazyApp.use((ctx) => void (ctx.body = 'ok'));
+    const probedApp = new Koa();
+    const probed = shutdownHooks({ signals: false, health: { readyPath: '/readyz' } });
+    const probedTrack = jest.spyOn(probed.lifecycle, 'trackRequest');
+    probedApp.use(probed);
+    probedApp.use((ctx) => void (ctx.body = 'ok'));
+    try {
+      const lazyServer = await serve(lazyApp);
+      for (let i = 0; i < 2; i++) await request(lazyServer).get('/').expect(200, 'ok');
+      expect(lazyTrack).toHaveBeenCalledTimes(2);
+
+      const probedServer = await serve(probedApp);
+      probed.lifecycle.attach(probedServer);
+      await request(probedServer).get('/').expect(200, 'ok');
+      await request(probedServer).get('/readyz').expect(200);
+      expect(probedTrack).toHaveBeenCalledTimes(2);
+    } finally {
+      await Promise.all([lazy.lifecycle.shutdown(), probed.lifecycle.shutdown()]);
+    }
   });
 });
