@@ -103,6 +103,19 @@ describe('lifecycle.registerShutdown(hook, options)', () => {
     expect(lifecycle.hookCount).toBe(0);
   });
 
+  it('checks the options of a key that is already registered too', () => {
+    const own = setup();
+    const hook = (): void => undefined;
+    const unregister = own.registerShutdown(hook, { key: 'pool' });
+    expect(own.registerShutdown(() => undefined, { key: 'pool' })).toBe(unregister);
+    expect(own.registerShutdown(hook)).not.toBe(unregister);
+    expect(thrownBy(() => own.registerShutdown(() => undefined, { key: 'pool', phase: 'cleanup' as 'close' }))).toMatchObject({ argument: 'options.phase' });
+    expect(thrownBy(() => own.registerShutdown(() => undefined, { key: 'pool', priority: 1 } as never))).toMatchObject({ argument: 'options.priority' });
+    expect(thrownBy(() => own.registerShutdown(hook, [] as never))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options' });
+    expect(thrownBy(() => own.registerShutdown('pool' as never, { key: 'pool' }))).toMatchObject({ argument: 'hook' });
+    expect(own.hookCount).toBe(2);
+  });
+
   it('throws ERR_LIFESPAN_INVALID_ARG naming "reason" for a non-string shutdown reason', () => {
     expect(thrownBy(() => lifecycle.shutdown(42 as unknown as string))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'reason' });
   });
