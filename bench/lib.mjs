@@ -41,6 +41,13 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+/** Kills `child` (by PID) with the others if this process ends first: spawned children too. */
+export function ownChild(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
 /** Forks `file` with an IPC channel; stdout/stderr are collected (last 4 kB) for error messages. */
 export function forkChild(file, { args = [], execArgv = [], env } = {}) {
   const child = fork(file, args, { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });

@@ -15,6 +15,10 @@ const hookOptions = { key: 'pg-pool' };
 // the Fastify app was built made every request ~2% dearer in instructions by itself.
 const adapterModules = { node: '@lifespan/core', express: '@lifespan/express', koa: '@lifespan/koa', fastify: '@lifespan/fastify' };
 const frameworkModules = { node: 'node:http', express: 'express', koa: 'koa', fastify: 'fastify' };
+// BENCH_CONTEXT (bench/instructions.mjs): modules an app might load too, imported first. Which code
+// is loaded changes V8's optimization decisions in node:http's own hot functions, and with them the
+// instructions per request by a percent or two either way; several contexts average that out.
+for (const name of process.env.BENCH_CONTEXT?.split(',').filter(Boolean) ?? []) await import(name).catch(() => undefined);
 const framework_ = await import(frameworkModules[framework]).catch(() => undefined);
 const lifespan = adapter || variant === 'imported' ? await import(adapterModules[framework]).catch(() => undefined) : undefined;
 
