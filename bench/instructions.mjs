@@ -15,7 +15,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { join } from 'node:path';
-import { benchDir, isMain, log, ownChild, quick, writeResult } from './lib.mjs';
+import { benchDir, isMain, log, median, ownChild, quick, writeResult } from './lib.mjs';
 const imported = (name) => ({ variant: 'imported', label: `${name} with the adapter's module loaded but not used (reference: how much two near-identical programs differ)` });
 const frameworks = [
   { id: 'node', label: 'node:http + @lifespan/core (`attach`)', references: [imported('node:http')] },
@@ -80,7 +80,7 @@ async function drive(port) {
 }
 
 // BENCH_SEEDS=1,2,3: V8's random seed (identity hashes, hence Map and WeakMap layouts) is what
-// made two runs of one server differ by up to ~1%; with a seed a run repeats to 0.005%. Default: 1.
+// made two runs of one server differ by up to ~1%; with a seed a run repeats to ~0.05%. Default: 1.
 const seeds = process.env.BENCH_SEEDS?.split(',').map(Number) ?? [1];
 
 // BENCH_CONTEXTS=n: which other code a program loads moves node:http's own optimized code, and
@@ -91,7 +91,8 @@ const seeds = process.env.BENCH_SEEDS?.split(',').map(Number) ?? [1];
 // not in the other). So each comparison runs in n "contexts": context 0 loads nothing else, context
 // k loads a fixed pseudo-random selection of modules a real app loads anyway (node built-ins and
 // packages the frameworks depend on) before the framework. Bare and adapter share each context:
-// the overhead shown is the mean of the n paired ratios, with their range.
+// the overhead shown is the median of the n paired ratios (one context once came out 2.2x under
+// valgrind, all of it garbage collection), with their range.
 const contextPool = [
   'node:crypto', 'node:zlib', 'node:dns', 'node:tls', 'node:https', 'node:worker_threads', 'node:readline',
   'node:stream/web', 'node:url', 'node:async_hooks', 'debug', 'qs', 'mime-types', 'http-errors', 'cookie', 'iconv-lite', 'ajv', 'pino', 'semver',
@@ -127,7 +128,6 @@ async function perRequest(framework, variant, context) {
 }
 perRequest.samples = [];
 
-const mean = (values) => values.reduce((sum, value) => sum + value, 0) / values.length;
 
 export async function run() {
   if (spawnSync('valgrind', ['--version']).status !== 0) return { skipped: 'valgrind is not installed (apt-get install valgrind)', rows: [] };
@@ -147,7 +147,7 @@ export async function run() {
     const row = (label, variant, reference) => {
       const ratios = per[variant].map((value, context) => value / per.bare[context] - 1);
       const bare = per.bare.slice(0, ratios.length);
-      return { framework: framework.id, label, contexts: ratios.length, bare: mean(bare), adapter: mean(per[variant]), overhead: mean(ratios), min: Math.min(...ratios), max: Math.max(...ratios), ...(reference ? { reference: true } : {}) };
+      return { framework: framework.id, label, contexts: ratios.length, bare: median(bare), adapter: median(per[variant]), overhead: median(ratios), ratios, min: Math.min(...ratios), max: Math.max(...ratios), ...(reference ? { reference: true } : {}) };
     };
     rows.push(row(framework.label, 'adapter', false));
     for (const reference of references) rows.push(row(reference.label, reference.variant, true));
@@ -162,15 +162,15 @@ export function render(result) {
   const contexts = Math.max(...result.rows.map((row) => row.contexts ?? 1));
   const overhead = (row) => ((row.contexts ?? 1) > 1 ? `${pct(row.overhead)} (${pct(row.min)} to ${pct(row.max)}, ${row.contexts} contexts)` : pct(row.overhead));
   const lines = [
-    `| framework + adapter | instructions/request bare | instructions/request adapter | overhead${contexts > 1 ? ' (mean over contexts, range)' : ''} |`,
+    `| framework + adapter | instructions/request bare | instructions/request adapter | overhead${contexts > 1 ? ' (median over contexts, range)' : ''} |`,
     '| --- | --- | --- | --- |',
     ...result.rows.map((row) => `| ${row.label} | ${Math.round(row.bare).toLocaleString('en-US')} | ${Math.round(row.adapter).toLocaleString('en-US')} | ${overhead(row)}${row.overhead > 0.02 && !row.reference ? ' (over the 2% goal)' : ''} |`),
     '',
     `Instructions executed by the server process (valgrind callgrind), per request: the difference between a run serving ${result.counts[1].toLocaleString('en-US')} and one serving ${result.counts[0].toLocaleString('en-US')} requests (one keep-alive connection, one request at a time), divided by the difference, so startup and warm-up cancel out. ` +
       'The route is the same as in the CPU-time table (the adapter route calls `registerShutdown(fn, { key })` on every request; Express and Koa servers are attached with `attach()`, as the README shows). ' +
-      `Node runs \`--single-threaded --no-memory-reducer --predictable-gc-schedule --random-seed=${(result.seeds ?? [1]).join(',')}\`, so that no background thread or wall-clock-driven GC adds work and a run repeats to about 0.005%. ` +
+      `Node runs \`--single-threaded --no-memory-reducer --predictable-gc-schedule --random-seed=${(result.seeds ?? [1]).join(',')}\`, so that no background thread or wall-clock-driven GC adds work: a run repeats to about 0.05% on an idle machine, 0.3% when other processes compete for the cores. ` +
       (contexts > 1
-        ? `Which other code a program loads moves node:http's own optimized code by a percent or two either way, so each pair ran in several contexts (context 0 loads nothing else; each other one first loads a fixed pseudo-random half of a list of Node built-ins and of packages the frameworks depend on, as a real app loads more than its framework): the overhead is the mean of the paired ratios, their range in brackets. Bare and adapter columns are means. `
+        ? `Which other code a program loads moves node:http's own optimized code by a percent or two either way, so each pair ran in several contexts (context 0 loads nothing else; each other one first loads a fixed pseudo-random half of a list of Node built-ins and of packages the frameworks depend on, as a real app loads more than its framework): the overhead is the median of the paired ratios, their range in brackets. Bare and adapter columns are medians. `
         : 'A program that differs slightly can come out a percent or two apart through JIT decisions alone, either way: the "module loaded but not used" reference rows show how much. ') +
       'Counts are under valgrind (JIT and all), so compare ratios, not absolute numbers. Koa with one empty middleware shows what Koa charges for any `app.use()`, which its adapter, being middleware, pays too; the Express middleware takes itself out of the router once its server is attached.',
   ];

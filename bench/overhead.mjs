@@ -17,7 +17,7 @@ export const frameworks = [
 
 // Samples of ~0.5-2 s each: shorter ones (4,000 requests) moved by tens of percent with the machine.
 const REQUESTS = quick ? 5_000 : 20_000;
-const CONNECTIONS = 10;
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const WARMUP = quick ? 10_000 : 20_000;
 
 function built(framework) {
