@@ -21,7 +21,7 @@ export type DrainableServer = NetServer;
 
 interface Connection {
   readonly drainer: HttpDrainer;
-  readonly socket: Socket;
+  readonly socket: TrackedSocket;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** `now()` when the connection was opened (or adopted). */
   readonly openedAt: number;
@@ -80,7 +80,7 @@ export class HttpDrainer implements ScopeOwner {
   shutdownReason: string | undefined;
   readonly #host: DrainerHost;
   readonly #servers = new Map<DrainableServer, ServerRecord>();
-  readonly #connections = new Set<TrackedSocket>();
+  readonly #connections = new Set<Connection>();
   readonly #inFlight = new Set<Tracked>();
   readonly #sessions = new Set<Http2SessionLike>();
   #closing = false;
@@ -97,7 +97,7 @@ export class HttpDrainer implements ScopeOwner {
   get inFlight(): number {
     if (this.shutdownReason !== undefined) return this.#inFlight.size;
     let busy = 0;
-    for (const socket of this.#connections) if (socket._httpMessage != null) busy++;
+    for (const { socket } of this.#connections) if (socket._httpMessage != null) busy++;
     return busy;
   }
 
@@ -252,7 +252,7 @@ export class HttpDrainer implements ScopeOwner {
     for (const server of this.#servers.keys()) this.#listen(server);
     // The requests in flight now are the ones whose response occupies a connection (what
     // http-terminator reads too); from here on every request is tracked as it arrives.
-    for (const socket of this.#connections) {
+    for (const { socket } of this.#connections) {
       const res = socket._httpMessage;
       if (res != null && res.req !== undefined) this.#track(res.req, res);
     }
@@ -279,7 +279,7 @@ export class HttpDrainer implements ScopeOwner {
       // After the poll phase, like every idle close: a request already in the buffer is read first.
       setImmediate(() => this.#closeAllIdle());
     } else {
-      for (const socket of this.#connections) this.#scheduleIdleClose(connectionOf.get(socket)!);
+      for (const connection of this.#connections) this.#scheduleIdleClose(connection);
     }
     const budget = Math.min(plan.timeoutMs, plan.deadline - now());
     const settled = await this.#settledWithin(budget);
@@ -297,7 +297,7 @@ export class HttpDrainer implements ScopeOwner {
 
   /** Destroys everything still open; used when the process must go now. */
   destroyAll(): void {
-    for (const socket of this.#connections) socket.destroy();
+    for (const { socket } of this.#connections) socket.destroy();
     for (const session of this.#sessions) session.destroy();
   }
 
@@ -314,7 +314,7 @@ export class HttpDrainer implements ScopeOwner {
     const connection = res[kConnection];
     if (connection !== undefined) {
       // A pipelined request answered before shutdown began is next on this connection now.
-      const next = (connection.socket as TrackedSocket)._httpMessage;
+      const next = connection.socket._httpMessage;
       if (next != null && next !== res && next[kTracked] === undefined && next.req !== undefined) this.#track(next.req, next);
       if (this.#closing) this.#scheduleIdleClose(connection);
     }
@@ -331,7 +331,7 @@ export class HttpDrainer implements ScopeOwner {
     if (existing !== undefined) return existing;
     const connection: Connection = { drainer: this, socket, timer: undefined, openedAt: now() };
     connectionOf.set(socket, connection);
-    this.#connections.add(socket);
+    this.#connections.add(connection);
     socket.once('close', onSocketClose);
     if (this.#closing) this.#scheduleIdleClose(connection);
     return connection;
@@ -341,7 +341,7 @@ export class HttpDrainer implements ScopeOwner {
   socketClosed(socket: TrackedSocket): void {
     const connection = connectionOf.get(socket);
     if (connection?.timer !== undefined) clearTimeout(connection.timer);
-    this.#connections.delete(socket);
+    if (connection !== undefined) this.#connections.delete(connection);
     this.#checkSettled();
   }
 
@@ -356,7 +356,7 @@ export class HttpDrainer implements ScopeOwner {
   }
 
   #scheduleIdleClose(connection: Connection): void {
-    const socket = connection.socket as TrackedSocket;
+    const { socket } = connection;
     // Node keeps the response being answered on its socket (pipelined ones queue behind it): busy.
     if (socket._httpMessage != null || connection.timer !== undefined || socket.destroyed) return;
     // The grace protects a client that is about to reuse a connection it just used. One that was
@@ -369,8 +369,7 @@ export class HttpDrainer implements ScopeOwner {
   /** The drain began on a quiet server: every idle connection goes now, the others when they finish. */
   #closeAllIdle(): void {
     let closed = 0;
-    for (const socket of this.#connections) {
-      const connection = connectionOf.get(socket)!;
+    for (const connection of this.#connections) {
       if (connection.timer === undefined && this.#closeIdle(connection)) closed++;
       else this.#scheduleIdleClose(connection);
     }
@@ -387,10 +386,10 @@ export class HttpDrainer implements ScopeOwner {
   #quietForMs(): number {
     const loopNow = loopTime();
     let quiet = Infinity;
-    for (const socket of this.#connections) {
+    for (const { socket, openedAt } of this.#connections) {
       if (socket._httpMessage != null) return 0;
       if (socket.bytesRead === 0) {
-        quiet = Math.min(quiet, now() - connectionOf.get(socket)!.openedAt);
+        quiet = Math.min(quiet, now() - openedAt);
         continue;
       }
       // Node re-arms a keep-alive connection's timeout on every read and write: its start is the
@@ -410,7 +409,7 @@ export class HttpDrainer implements ScopeOwner {
 
   /** Closes a connection that is still idle; false if it is busy, upgraded or already closed. */
   #closeIdle(connection: Connection): boolean {
-    const socket = connection.socket as TrackedSocket;
+    const { socket } = connection;
     // A request arrived during the grace (a probe too, which is never tracked): not idle.
     if (socket.destroyed || socket._httpMessage != null) return false;
     // After an upgrade (WebSocket) the HTTP parser is gone and the socket belongs to the app;

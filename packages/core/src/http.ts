@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { InvalidArgumentError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { checkOptionsObject, defaultOptions, show } from './options.js';
-import type { HealthRoutesOptions } from './health-probe.js';
+import type { HealthProbe, HealthRoutesOptions } from './health-probe.js';
 import type { RequestShutdownHook } from './request-scope.js';
 import type { LifecycleOptions, RegisterShutdownOptions, ShutdownHook, Unregister } from './types.js';
 
@@ -105,6 +105,15 @@ export function defineRequestMembers(prototype: object, lifecycle: Lifecycle, ra
     shutdownSignal: { configurable: true, get: members.shutdownSignal },
     lifecycle: { configurable: true, value: lifecycle },
   });
+}
+
+/**
+ * Whether an adapter's middleware has nothing left to do for the requests of `req`'s server, once
+ * it has put the members on its prototypes: that server was attached explicitly (it adopts its
+ * connections and finds its requests in flight by itself) and there are no probe routes to answer.
+ */
+export function middlewareDone(lifecycle: Lifecycle, req: IncomingMessage, probe: HealthProbe | undefined): boolean {
+  return probe === undefined && lifecycle.isAttached((req.socket as { server?: unknown } | null)?.server);
 }
 
 function isLifecycleLike(value: unknown): value is Lifecycle {

@@ -1,6 +1,6 @@
 import type { Application, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Lifecycle } from '@lifespan/core';
-import { adapterLifecycle, createHealthProbe, defineRequestMembers } from '@lifespan/core/http';
+import { adapterLifecycle, createHealthProbe, defineRequestMembers, middlewareDone } from '@lifespan/core/http';
 import type { AdapterOptions } from '@lifespan/core/http';
 
 /** Options of `shutdownHooks()`: every lifecycle option, or `{ lifecycle }` to share one, plus probe routes. */
@@ -31,16 +31,12 @@ export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMidd
     // before it sends traffic), and it must attach the server, or readiness never comes. Probe
     // paths are never tracked as in-flight work.
     lifecycle.trackRequest(req, res);
-    if (probe === undefined) {
-      // The members are on the prototype and an attached server tracks its own connections: this
-      // layer has no work left, and Express charges every request for each layer it walks.
-      if (lifecycle.isAttached((req.socket as { server?: unknown }).server)) leaveRouter(req.app, middleware);
-    } else {
-      const answer = probe(req.method, req.url);
-      if (answer !== undefined) {
-        answer.then((probed) => void res.writeHead(probed.status, probed.headers).end(probed.body), next);
-        return;
-      }
+    // Express charges every request for each layer it walks: a layer with no work left leaves.
+    if (middlewareDone(lifecycle, req, probe)) leaveRouter(req.app, middleware);
+    const answer = probe?.(req.method, req.url);
+    if (answer !== undefined) {
+      answer.then((probed) => void res.writeHead(probed.status, probed.headers).end(probed.body), next);
+      return;
     }
     next();
   };

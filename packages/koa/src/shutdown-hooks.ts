@@ -1,6 +1,6 @@
 import type { Middleware, Next, ParameterizedContext } from 'koa';
 import type { Lifecycle } from '@lifespan/core';
-import { adapterLifecycle, createHealthProbe, defineRequestMembers } from '@lifespan/core/http';
+import { adapterLifecycle, createHealthProbe, defineRequestMembers, middlewareDone } from '@lifespan/core/http';
 import type { AdapterOptions } from '@lifespan/core/http';
 
 // Set on app.context (every ctx's prototype) once the middleware has nothing left to do for that app.
@@ -41,13 +41,8 @@ export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMidd
     // before it sends traffic), and it must attach the server, or readiness never comes. Probe
     // paths are never tracked as in-flight work.
     lifecycle.trackRequest(ctx.req, ctx.res);
-    if (probe === undefined) {
-      // The members are on the prototypes and an explicitly attached server tracks its own
-      // connections: nothing is left to do for this app's requests.
-      if (lifecycle.isAttached((ctx.req.socket as { server?: unknown }).server)) Object.defineProperty(ctx.app.context, kSettled, { configurable: true, value: lifecycle });
-      return next();
-    }
-    const answer = probe(ctx.method, ctx.url);
+    if (middlewareDone(lifecycle, ctx.req, probe)) Object.defineProperty(ctx.app.context, kSettled, { configurable: true, value: lifecycle });
+    const answer = probe?.(ctx.method, ctx.url);
     if (answer !== undefined) {
       return answer.then((probed) => {
         ctx.status = probed.status;
