@@ -122,12 +122,11 @@ async function perRequest(framework, variant, context) {
     const [small, large] = await Promise.all([countInstructions(framework, variant, few, seed, context), countInstructions(framework, variant, many, seed, context)]);
     values.push((large - small) / (many - few));
   }
-  const value = values.sort((a, b) => a - b)[values.length >> 1];
+  const value = median(values);
   perRequest.samples.push({ framework, variant, context, seeds, values, value });
   return value;
 }
 perRequest.samples = [];
-
 
 export async function run() {
   if (spawnSync('valgrind', ['--version']).status !== 0) return { skipped: 'valgrind is not installed (apt-get install valgrind)', rows: [] };

@@ -50,8 +50,7 @@ export function ownChild(child) {
 
 /** Forks `file` with an IPC channel; stdout/stderr are collected (last 4 kB) for error messages. */
 export function forkChild(file, { args = [], execArgv = [], env } = {}) {
-  const child = fork(file, args, { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  children.add(child);
+  const child = ownChild(fork(file, args, { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }));
   let output = '';
   const collect = (chunk) => {
     output = (output + chunk.toString()).slice(-4096);
@@ -60,7 +59,6 @@ export function forkChild(file, { args = [], execArgv = [], env } = {}) {
   child.stderr.on('data', collect);
   const exited = new Promise((resolve) => {
     child.once('exit', (code, signal) => {
-      children.delete(child);
       resolve({ code, signal, at: performance.now() });
     });
   });
