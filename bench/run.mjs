@@ -119,7 +119,7 @@ async function main() {
     `| load average (1, 5, 15 min) when the first benchmark finished | ${ranOn.loadAverage.join(' ')} |`,
     `| date | ${ranOn.date} |`,
     '',
-    'How to run: `npm run bench` (build + every benchmark, about 10 minutes), `node bench/run.mjs --quick` (one round, 1-2 minutes, for checking), ' +
+    'How to run: `npm run bench` (build + every benchmark: about 15 minutes, plus about 1.5 hours of instruction counts when valgrind is installed), `node bench/run.mjs --quick` (one round, 1-2 minutes, for checking), ' +
       '`node bench/run.mjs --only shutdown` (one benchmark), `node bench/run.mjs --render` (tables from existing results). ' +
       '`BENCH_CONTENDERS=lifespan,plain node bench/shutdown.mjs --quick` runs some contenders only (not written to the README).',
     '',
