@@ -457,3 +457,26 @@ describe('lifecycle.start()', () => {
     await lifecycle.shutdown();
   });
 });
+
+describe('lifecycle events', () => {
+  it('is an EventEmitter that runs no EventEmitter constructor: its listener table is made by the first listener', async () => {
+    const { EventEmitter } = await import('node:events');
+    const { lifecycle } = setup();
+    expect(lifecycle).toBeInstanceOf(EventEmitter);
+    // A lifecycle that ran EventEmitter.init() made node:http requests dearer (bench/README.md).
+    expect(Object.prototype.hasOwnProperty.call(lifecycle, '_events')).toBe(false);
+    expect(lifecycle.emit('state', 'ready', 'starting')).toBe(false);
+    expect(lifecycle.listenerCount('state')).toBe(0);
+
+    const states: LifecycleState[] = [];
+    const onState = (state: LifecycleState): void => void states.push(state);
+    lifecycle.on('state', onState);
+    lifecycle.once('drain', () => undefined);
+    expect(lifecycle.listenerCount('state')).toBe(1);
+    await lifecycle.start();
+    lifecycle.off('state', onState);
+    await lifecycle.shutdown();
+    expect(states).toEqual(['starting', 'ready']);
+    expect(lifecycle.getMaxListeners()).toBe(EventEmitter.defaultMaxListeners);
+  });
+});
