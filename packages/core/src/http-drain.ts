@@ -182,7 +182,7 @@ export class HttpDrainer implements ScopeOwner {
     if (this.shutdownReason === undefined) {
       // A connection opened before its server was attached is adopted at its first request.
       const socket = req.socket as TrackedSocket | null;
-      if (socket !== null && typeof socket.end === 'function' && !connectionOf.has(socket)) this.#adopt(socket);
+      if (socket !== null && typeof socket.end === 'function') this.#adopt(socket);
       return;
     }
     this.#track(req, res);
@@ -338,10 +338,9 @@ export class HttpDrainer implements ScopeOwner {
   }
 
   /** @internal */
-  socketClosed(socket: TrackedSocket): void {
-    const connection = connectionOf.get(socket);
-    if (connection?.timer !== undefined) clearTimeout(connection.timer);
-    if (connection !== undefined) this.#connections.delete(connection);
+  connectionClosed(connection: Connection): void {
+    if (connection.timer !== undefined) clearTimeout(connection.timer);
+    this.#connections.delete(connection);
     this.#checkSettled();
   }
 
@@ -503,7 +502,8 @@ function responseOf(req: ScopedRequest): Tracked | undefined {
 }
 
 function onSocketClose(this: TrackedSocket): void {
-  connectionOf.get(this)?.drainer.socketClosed(this);
+  const connection = connectionOf.get(this);
+  connection?.drainer.connectionClosed(connection);
 }
 
 function closeIfIdle(connection: Connection): void {
