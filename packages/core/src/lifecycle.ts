@@ -16,7 +16,7 @@ import {
 import type { LifecycleError } from './errors.js';
 import { HttpDrainer } from './http-drain.js';
 import type { DrainableServer } from './http-drain.js';
-import { checkDuration, checkOptionsObject, resolveOptions, show } from './options.js';
+import { checkDuration, checkOptionsObject, checkServer, resolveOptions, show } from './options.js';
 import type { ResolvedOptions } from './options.js';
 import { join, leave, trigger } from './process-coordinator.js';
 import type { Participant, ProcessLike, ProcessTrigger } from './process-coordinator.js';
@@ -249,9 +249,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
 
   /** Tracks `server` (http, https or http2): its connections are drained at shutdown and its `close()` shuts the lifecycle down. */
   attach(server: DrainableServer): this {
-    if (server === null || typeof server !== 'object' || typeof server.listen !== 'function' || typeof server.on !== 'function') {
-      throw new InvalidArgumentError('server', `attach expects a node:http, node:https or node:http2 server, got ${show(server)}`);
-    }
+    checkServer(server);
     this.#attach(server, true);
     return this;
   }

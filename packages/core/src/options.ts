@@ -1,3 +1,5 @@
+import { constants } from 'node:os';
+import { Server as NetServer } from 'node:net';
 import { InvalidArgumentError } from './errors.js';
 import type { ExitPolicy, LifecycleOptions, Logger } from './types.js';
 
@@ -39,10 +41,19 @@ export const defaultOptions: ResolvedOptions = {
 
 const lifecycleKeys = new Set<string>(Object.keys(defaultOptions));
 
-/** Checks a duration: a finite number, zero or more. */
+/**
+ * The longest delay a Node timer can wait: `setTimeout` fires a longer one after 1 ms (with a
+ * TimeoutOverflowWarning), so a hook would time out at once.
+ */
+export const maxDurationMs = 2 ** 31 - 1;
+
+/** Checks a duration: a finite number of milliseconds, zero or more, that a timer can wait for. */
 export function checkDuration(name: string, value: unknown, allowZero = true): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw new InvalidArgumentError(name, `expected a finite number of milliseconds ${allowZero ? '>= 0' : '> 0'}, got ${show(value)}`);
+  }
+  if (value > maxDurationMs) {
+    throw new InvalidArgumentError(name, `expected at most ${maxDurationMs} ms (about 24.8 days, the longest a Node timer can wait; a longer one fires after 1 ms), got ${value}`);
   }
   return value;
 }
@@ -96,12 +107,53 @@ export function resolveOptions(options: LifecycleOptions | undefined, extraKeys:
   return resolved;
 }
 
-function checkSignals(name: string, value: unknown): readonly NodeJS.Signals[] {
+// The kernel never lets a process handle these; process.on() would throw EINVAL from uv_signal_start.
+const uncatchableSignals = new Set(['SIGKILL', 'SIGSTOP']);
+
+/** Checks the `signals` option: false, or names this platform knows (`os.constants.signals`) and lets a process catch. */
+export function checkSignals(name: string, value: unknown): readonly NodeJS.Signals[] {
   if (value === false) return [];
-  if (!Array.isArray(value) || value.some((signal) => typeof signal !== 'string' || !/^SIG[A-Z0-9]+$/.test(signal))) {
+  if (!Array.isArray(value) || value.some((signal) => typeof signal !== 'string')) {
     throw new InvalidArgumentError(name, `expected false or an array of signal names such as 'SIGTERM', got ${show(value)}`);
   }
+  for (const signal of value as string[]) {
+    if (uncatchableSignals.has(signal)) {
+      throw new InvalidArgumentError(name, `${signal} cannot be caught by any process (the kernel acts on it directly); use 'SIGTERM' or 'SIGINT'`);
+    }
+    if (!isSignalName(signal)) {
+      const upper = signal.toUpperCase();
+      const meant = [upper, `SIG${upper}`].find(isSignalName);
+      throw new InvalidArgumentError(name, `${JSON.stringify(signal)} is not a signal name on ${process.platform}${meant === undefined ? ' (os.constants.signals lists them)' : `; did you mean '${meant}'?`}`);
+    }
+  }
   return [...new Set(value as NodeJS.Signals[])];
+}
+
+function isSignalName(name: string): boolean {
+  return Object.prototype.hasOwnProperty.call(constants.signals, name);
+}
+
+/** Checks what `attach()` was given: a node:http, node:https or node:http2 server, and not the app that makes one. */
+export function checkServer(value: unknown): void {
+  if (value instanceof NetServer) return;
+  // A server of another runtime's node:net, still one in every way the drainer relies on.
+  const candidate = value as Record<string, unknown> | null;
+  if (candidate !== null && typeof candidate === 'object' && ['listen', 'close', 'address', 'on'].every((method) => typeof candidate[method] === 'function')) return;
+  throw new InvalidArgumentError('server', `attach expects a node:http, node:https or node:http2 server, got ${describeServerLike(value)}`);
+}
+
+/** What an `attach()` argument that is no server probably is, and what to pass instead. */
+function describeServerLike(value: unknown): string {
+  const candidate = value as Record<string, unknown> | null;
+  if (candidate === null || (typeof candidate !== 'object' && typeof candidate !== 'function')) return show(value);
+  if (candidate['server'] instanceof NetServer && typeof candidate['register'] === 'function') {
+    return 'a Fastify instance: the @lifespan/fastify plugin attaches fastify.server by itself';
+  }
+  if (typeof candidate['listen'] === 'function' && typeof candidate['use'] === 'function') {
+    const framework = typeof candidate === 'function' ? 'an Express' : typeof candidate['callback'] === 'function' ? 'a Koa' : 'a framework';
+    return `${framework} application: pass the server that app.listen() returns, e.g. lifecycle.attach(app.listen(3000))`;
+  }
+  return show(value);
 }
 
 function checkLogger(name: string, value: unknown): Logger {

@@ -1,6 +1,9 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
+import Fastify from 'fastify';
+import Koa from 'koa';
 import { createLifecycle } from '@lifespan/core';
 
 async function listen(server: http.Server): Promise<number> {
@@ -87,6 +90,18 @@ describe('lifecycle.attach(server)', () => {
   it('throws ERR_LIFESPAN_INVALID_ARG for something that is not a server', () => {
     const lifecycle = createLifecycle({ signals: false });
     expect(() => lifecycle.attach({} as http.Server)).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG' }));
+  });
+
+  it.each([
+    ['a Koa application', () => new Koa(), 'a Koa application: pass the server that app.listen() returns'],
+    ['an Express application', () => express(), 'an Express application: pass the server that app.listen() returns'],
+    ['a Fastify instance', () => Fastify(), 'the @lifespan/fastify plugin attaches fastify.server by itself'],
+  ])('throws ERR_LIFESPAN_INVALID_ARG at the call for %s, saying what to pass', async (_kind, make, hint) => {
+    const lifecycle = createLifecycle({ signals: false });
+    const app = make();
+    expect(() => lifecycle.attach(app as unknown as http.Server)).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'server', message: expect.stringContaining(hint) as string }));
+    expect(lifecycle.state).toBe('created');
+    if ('close' in app && typeof app.close === 'function') await (app as { close(): Promise<unknown> }).close();
   });
 });
 

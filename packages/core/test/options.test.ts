@@ -33,6 +33,15 @@ describe('createLifecycle(options)', () => {
     ['maxHooks', 0],
     ['signals', 'SIGTERM'],
     ['signals', ['TERM']],
+    ['signals', ['SIGFOO']],
+    ['signals', ['SIGTERM', 'SIGKILL']],
+    ['signals', ['SIGSTOP']],
+    ['signals', [15]],
+    ['timeoutMs', 2 ** 31],
+    ['hookTimeoutMs', 2 ** 31],
+    ['drainDelayMs', 2 ** 31],
+    ['drainTimeoutMs', 1e12],
+    ['idleGraceMs', 2 ** 31],
     ['exit', 'yes'],
     ['forceExitCode', 256],
     ['handleUncaught', 1],
@@ -45,6 +54,23 @@ describe('createLifecycle(options)', () => {
     expect(error.argument).toBe(`options.${key}`);
     expect(error.message).toContain(`options.${key}`);
     expect(error).toBeInstanceOf(Error);
+  });
+
+  it('says why a signal cannot be used, and which one was meant', () => {
+    expect(thrownBy(() => createLifecycle({ signals: ['SIGKILL'] })).message).toContain('SIGKILL cannot be caught');
+    expect(thrownBy(() => createLifecycle({ signals: ['SIGFOO' as NodeJS.Signals] })).message).toContain('"SIGFOO" is not a signal name');
+    expect(thrownBy(() => createLifecycle({ signals: ['sigterm' as NodeJS.Signals] })).message).toContain("did you mean 'SIGTERM'?");
+    expect(thrownBy(() => createLifecycle({ signals: ['HUP' as NodeJS.Signals] })).message).toContain("did you mean 'SIGHUP'?");
+  });
+
+  it('accepts every catchable signal this platform knows, and durations up to 2^31-1 ms', () => {
+    expect(createLifecycle({ signals: ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2', 'SIGQUIT'] }).options.signals).toHaveLength(5);
+    const longest = 2 ** 31 - 1;
+    expect(createLifecycle({ timeoutMs: longest, hookTimeoutMs: longest, drainDelayMs: longest, drainTimeoutMs: longest, idleGraceMs: longest }).options).toMatchObject({ timeoutMs: longest });
+  });
+
+  it('says that a duration above 2^31-1 ms is longer than any timer can wait', () => {
+    expect(thrownBy(() => createLifecycle({ hookTimeoutMs: 2 ** 31 })).message).toContain('at most 2147483647 ms');
   });
 
   it('throws ERR_LIFESPAN_INVALID_ARG naming an unknown option', () => {
@@ -77,7 +103,7 @@ describe('lifecycle.registerShutdown(hook, options)', () => {
     expect(thrownBy(() => lifecycle.registerStartup(hook as unknown as ShutdownHook))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'hook' });
   });
 
-  it.each([-1, 0, Number.NaN, Infinity, -Infinity, '10'])('throws ERR_LIFESPAN_INVALID_ARG naming options.timeoutMs for %p', (timeoutMs) => {
+  it.each([-1, 0, Number.NaN, Infinity, -Infinity, '10', 2 ** 31])('throws ERR_LIFESPAN_INVALID_ARG naming options.timeoutMs for %p', (timeoutMs) => {
     const error = thrownBy(() => lifecycle.registerShutdown(() => undefined, { timeoutMs: timeoutMs as number }));
     expect(error).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options.timeoutMs' });
     expect(error.message).toContain('options.timeoutMs');

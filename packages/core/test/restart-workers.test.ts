@@ -11,7 +11,7 @@ describe('restartWorkers(options)', () => {
   });
 
   it.each(['readyTimeoutMs', 'exitTimeoutMs'])('rejects options.%s that is not a positive finite number', async (name) => {
-    for (const value of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '1000', null]) {
+    for (const value of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '1000', null, 2 ** 31]) {
       await expect(restartWorkers({ [name]: value } as never)).rejects.toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: `options.${name}` });
     }
   });
