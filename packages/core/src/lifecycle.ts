@@ -417,10 +417,13 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
       handleUncaught: options.handleUncaught,
       exitFallback: options.exitFallback,
       forceExitCode: options.forceExitCode,
+      hasLogger: options.logger !== undefined,
+      timeoutMs: options.timeoutMs,
       shutdownFor: (trigger, error) => this.#shutdownFor(trigger, error),
       forcedExit: (signal, code) => {
         this.#drainer?.destroyAll();
-        this.#reportError(new ForcedExitError(signal, code));
+        // Without a logger the coordinator writes the one line for the whole process.
+        if (options.logger !== undefined) this.#reportError(new ForcedExitError(signal, code));
       },
       runExitFallback: () => this.#runExitFallback(),
     };

@@ -169,7 +169,8 @@ function checkExit(name: string, value: unknown): ExitPolicy {
   throw new InvalidArgumentError(name, `expected a boolean or a function (report) => number | false, got ${show(value)}`);
 }
 
-function checkExitCode(name: string, value: unknown): number {
+/** Checks an exit code: an integer from 0 to 255. */
+export function checkExitCode(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 255) {
     throw new InvalidArgumentError(name, `expected an exit code from 0 to 255, got ${show(value)}`);
   }

@@ -1,5 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- process listeners take any arguments */
+import cluster from 'node:cluster';
 import { debuglog } from 'node:util';
+import { ForcedExitError } from './errors.js';
 
 const debug = debuglog('lifespan');
 
@@ -11,7 +13,7 @@ export interface ProcessLike {
   emitWarning(warning: string, options: { type?: string; code?: string; detail?: string }): void;
   readonly env: Record<string, string | undefined>;
   send?: ((message: unknown) => boolean) | undefined;
-  readonly stderr?: { write(text: string): unknown };
+  readonly stderr?: { write(text: string): unknown; readonly isTTY?: boolean };
 }
 
 /** The process-level triggers: a signal, a cluster disconnect, PM2's `shutdown` message, or an uncaught error. */
@@ -23,9 +25,13 @@ export interface Participant {
   readonly handleUncaught: boolean;
   readonly exitFallback: boolean;
   readonly forceExitCode: number;
+  /** Whether it reports through a logger of its own; without one the coordinator speaks on stderr. Optional: older copies of core lack it. */
+  readonly hasLogger?: boolean;
+  /** The longest its shutdown may take, for the line shown at a terminal. */
+  readonly timeoutMs?: number;
   /** Starts shutdown for a process-level trigger; resolves to the exit code it wants, or `false`. */
   shutdownFor(trigger: ProcessTrigger, error?: unknown): Promise<number | false>;
-  /** A second signal arrived: the process exits right after this returns. */
+  /** A second signal arrived: the process exits right after this returns (the coordinator writes the one line about it). */
   forcedExit(signal: NodeJS.Signals, code: number): void;
   /** Runs what can still run synchronously as the process exits. */
   runExitFallback(): void;
@@ -37,6 +43,15 @@ interface Coordinator {
   readonly installed: Map<string, (...args: any[]) => void>;
   /** The trigger of a process-level shutdown in progress. */
   pending: ProcessTrigger | undefined;
+  /** That shutdown as this copy of core runs it; absent when an older copy started it. */
+  run?: ProcessShutdown | undefined;
+}
+
+interface ProcessShutdown {
+  /** Every participant asked to shut down, with the exit code it will want. */
+  readonly decisions: Map<Participant, Promise<number | false>>;
+  /** Signals received since it began: only a signal that follows another one forces the exit. */
+  signals: number;
 }
 
 const kCoordinator = Symbol.for('@lifespan/core.signals');
@@ -65,7 +80,7 @@ export function leave(proc: ProcessLike, participant: Participant): void {
 /** Starts a process-level shutdown of every participant (a cluster disconnect, PM2). */
 export function trigger(proc: ProcessLike, reason: ProcessTrigger, error?: unknown): void {
   const coordinator = coordinatorOf(proc);
-  run(proc, coordinator, reason, [...coordinator.participants], error);
+  run(proc, coordinator, reason, [...coordinator.participants], error, false);
 }
 
 /** True while a process-level shutdown is running. */
@@ -108,7 +123,7 @@ function listenerFor(proc: ProcessLike, coordinator: Coordinator, event: string)
   }
   if (event === 'message') {
     return ((message: unknown) => {
-      if (message === 'shutdown') run(proc, coordinator, 'pm2:shutdown', [...coordinator.participants]);
+      if (message === 'shutdown') run(proc, coordinator, 'pm2:shutdown', [...coordinator.participants], undefined, false);
     });
   }
   if (event === 'uncaughtException' || event === 'unhandledRejection') {
@@ -119,14 +134,15 @@ function listenerFor(proc: ProcessLike, coordinator: Coordinator, event: string)
         for (const participant of targets) void participant.shutdownFor(event, error);
         return;
       }
-      run(proc, coordinator, event, targets, error);
+      run(proc, coordinator, event, targets, error, false);
     });
   }
   return () => onSignal(proc, coordinator, event as NodeJS.Signals);
 }
 
 function onSignal(proc: ProcessLike, coordinator: Coordinator, signal: NodeJS.Signals): void {
-  if (coordinator.pending !== undefined) {
+  const current = coordinator.run;
+  if (coordinator.pending !== undefined && (current === undefined || current.signals > 0)) {
     // The supervisor (or a person at the terminal) asked twice: stop waiting.
     let code = 1;
     for (const participant of coordinator.participants) {
@@ -135,25 +151,95 @@ function onSignal(proc: ProcessLike, coordinator: Coordinator, signal: NodeJS.Si
     }
     debug('second %s during shutdown: exit %d', signal, code);
     for (const participant of coordinator.participants) participant.forcedExit(signal, code);
+    if (speaksOnStderr(coordinator)) {
+      // One line, whatever the number of lifecycles: the stack of a signal handler tells nobody anything.
+      const error = new ForcedExitError(signal, code);
+      write(proc, `lifespan: ${error.code}: ${error.message}`);
+    }
     proc.exit(code);
     return;
   }
   const targets = [...coordinator.participants].filter((participant) => participant.signals.includes(signal));
-  run(proc, coordinator, signal, targets);
+  if (current !== undefined) {
+    // A cluster disconnect (a rolling restart), PM2's shutdown message or an uncaught error began
+    // this shutdown; the orchestrator's SIGTERM that follows is its first signal, not a second one.
+    current.signals++;
+    debug('%s joins the %s shutdown; a second signal forces the exit', signal, coordinator.pending);
+    announce(proc, coordinator, signal, `during the shutdown that ${describeTrigger(coordinator.pending!)} began`);
+    ask(current, targets, signal);
+    return;
+  }
+  announce(proc, coordinator, signal, 'received');
+  run(proc, coordinator, signal, targets, undefined, true);
 }
 
-function run(proc: ProcessLike, coordinator: Coordinator, reason: ProcessTrigger, targets: Participant[], error?: unknown): void {
+function run(proc: ProcessLike, coordinator: Coordinator, reason: ProcessTrigger, targets: Participant[], error: unknown, bySignal: boolean): void {
   if (coordinator.pending !== undefined) return;
   coordinator.pending = reason;
+  const current: ProcessShutdown = { decisions: new Map(), signals: bySignal ? 1 : 0 };
+  coordinator.run = current;
   debug('process-level shutdown: %s (%d lifecycles)', reason, targets.length);
-  void Promise.all(targets.map((participant) => participant.shutdownFor(reason, error))).then((decisions) => {
-    let code: number | false = false;
-    for (const decision of decisions) if (decision !== false) code = code === false ? decision : Math.max(code, decision);
+  ask(current, targets, reason, error);
+  void decide(current).then((code) => {
     if (code !== false) {
       proc.exit(code);
       return;
     }
     coordinator.pending = undefined;
+    coordinator.run = undefined;
     sync(proc, coordinator);
   });
+}
+
+/** Asks the participants not yet asked to shut down. */
+function ask(current: ProcessShutdown, targets: readonly Participant[], reason: ProcessTrigger, error?: unknown): void {
+  for (const participant of targets) {
+    if (!current.decisions.has(participant)) current.decisions.set(participant, participant.shutdownFor(reason, error));
+  }
+}
+
+/** The exit code of the whole process: the highest any participant wants, once all of them (late joiners too) decided. */
+async function decide(current: ProcessShutdown): Promise<number | false> {
+  let code: number | false = false;
+  let decided = 0;
+  while (decided < current.decisions.size) {
+    const waiting = [...current.decisions.values()].slice(decided);
+    decided += waiting.length;
+    for (const decision of await Promise.all(waiting)) if (decision !== false) code = code === false ? decision : Math.max(code, decision);
+  }
+  return code;
+}
+
+/** True when some participant has no logger: then stderr is the only place a person or a supervisor looks. */
+function speaksOnStderr(coordinator: Coordinator): boolean {
+  for (const participant of coordinator.participants) if (participant.hasLogger === false) return true;
+  return false;
+}
+
+/**
+ * At a terminal, the first signal gets one line: what is happening and how to force it, so that a
+ * drain delay of seconds is not mistaken for a hang. Cluster workers leave it to their primary,
+ * which shares their terminal and gets the same Ctrl+C.
+ */
+function announce(proc: ProcessLike, coordinator: Coordinator, signal: NodeJS.Signals, when: string): void {
+  if (proc.stderr?.isTTY !== true || !speaksOnStderr(coordinator) || cluster.isWorker) return;
+  let timeoutMs = 0;
+  for (const participant of coordinator.participants) timeoutMs = Math.max(timeoutMs, participant.timeoutMs ?? 0);
+  const limit = timeoutMs > 0 ? ` (at most ${formatSeconds(timeoutMs)})` : '';
+  const force = signal === 'SIGINT' ? 'press Ctrl+C again' : `send ${signal} again`;
+  write(proc, `lifespan: ${signal} ${when}: finishing the requests in flight and running the shutdown hooks${limit}; ${force} to force an exit`);
+}
+
+function describeTrigger(trigger: ProcessTrigger): string {
+  if (trigger === 'disconnect') return 'a cluster disconnect';
+  if (trigger === 'pm2:shutdown') return "PM2's shutdown message";
+  return `an ${trigger}`;
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function write(proc: ProcessLike, line: string): void {
+  (proc.stderr ?? process.stderr).write(`${line}\n`);
 }

@@ -7,11 +7,12 @@ export class FakeProcess extends EventEmitter implements ProcessLike {
   readonly emitWarning = jest.fn<void, [string, { type?: string; code?: string; detail?: string }]>();
   readonly env: Record<string, string | undefined>;
   readonly send: jest.Mock<boolean, [unknown]> | undefined;
-  readonly stderr = { write: jest.fn<boolean, [string]>(() => true) };
+  readonly stderr: { write: jest.Mock<boolean, [string]>; isTTY: boolean };
 
-  constructor(options: { env?: Record<string, string | undefined>; ipc?: boolean } = {}) {
+  constructor(options: { env?: Record<string, string | undefined>; ipc?: boolean; tty?: boolean } = {}) {
     super();
     this.env = options.env ?? {};
+    this.stderr = { write: jest.fn<boolean, [string]>(() => true), isTTY: options.tty === true };
     this.send = options.ipc === true ? jest.fn<boolean, [unknown]>(() => true) : undefined;
   }
 

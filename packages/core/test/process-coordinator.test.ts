@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { Lifecycle } from '@lifespan/core';
 import type { LifecycleOptions, ShutdownReport } from '@lifespan/core';
+import { trigger } from '../src/process-coordinator';
 import { createLogger, FakeProcess } from './fake-process';
 
 const kCoordinator = Symbol.for('@lifespan/core.signals');
@@ -109,9 +110,8 @@ describe('process coordinator', () => {
       proc.emit('SIGINT');
       expect(proc.exit).toHaveBeenCalledTimes(1);
       expect(proc.exit).toHaveBeenCalledWith(3);
-      expect(proc.written()).toContain('SIGINT');
-      expect(proc.written()).toContain('ForcedExitError');
-      expect(proc.written()).toContain('lifespan: ERR_LIFESPAN_FORCED_EXIT: ');
+      // One line, no stack of Lifespan's own frames.
+      expect(proc.written()).toBe('lifespan: ERR_LIFESPAN_FORCED_EXIT: Received SIGINT again during shutdown; exiting immediately with code 3\n');
       // The fake exit returned: let the hung hook reach the deadline so that no timer outlives the test.
       await jest.advanceTimersByTimeAsync(30_000);
       expect(lifecycle.state).toBe('closed');
@@ -137,6 +137,117 @@ describe('process coordinator', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('writes one line for a forced exit, however many lifecycles have no logger', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+    try {
+      const proc = new FakeProcess();
+      const lifecycles = [lifecycleOn(proc), lifecycleOn(proc), lifecycleOn(proc, { logger: createLogger() })];
+      for (const lifecycle of lifecycles) {
+        lifecycle.registerShutdown(() => new Promise(() => undefined), { timeoutMs: 60_000 });
+        await lifecycle.start();
+      }
+      proc.emit('SIGTERM');
+      proc.emit('SIGTERM');
+      expect(proc.exit).toHaveBeenCalledTimes(1);
+      expect(proc.written().split('\n')).toEqual(['lifespan: ERR_LIFESPAN_FORCED_EXIT: Received SIGTERM again during shutdown; exiting immediately with code 1', '']);
+      await jest.advanceTimersByTimeAsync(30_000);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  describe('a first signal during a shutdown that no signal began', () => {
+    async function hungLifecycle(proc: FakeProcess, options: LifecycleOptions = {}): Promise<{ lifecycle: Lifecycle; release: () => void }> {
+      const lifecycle = lifecycleOn(proc, options);
+      let release!: () => void;
+      lifecycle.registerShutdown(() => new Promise<void>((resolve) => (release = resolve)), { name: 'slow' });
+      await lifecycle.start();
+      return { lifecycle, release: () => release() };
+    }
+
+    it.each([
+      ['a cluster disconnect', (proc: FakeProcess) => trigger(proc, 'disconnect')],
+      ["PM2's shutdown message", (proc: FakeProcess) => proc.emit('message', 'shutdown')],
+    ])('joins the shutdown that %s began; only the signal after it forces the exit', async (_what, begin) => {
+      const proc = new FakeProcess({ env: { pm_id: '0' }, ipc: true });
+      const { lifecycle, release } = await hungLifecycle(proc);
+      begin(proc);
+      await settle();
+      expect(lifecycle.state).toBe('closing');
+      proc.emit('SIGTERM');
+      await settle();
+      expect(proc.exit).not.toHaveBeenCalled();
+      release();
+      await settle();
+      expect(proc.exit).toHaveBeenCalledTimes(1);
+      expect(proc.exit).toHaveBeenCalledWith(0);
+      expect(proc.written()).toBe('');
+    });
+
+    it('forces the exit on the signal after that first one', async () => {
+      const proc = new FakeProcess();
+      const { release } = await hungLifecycle(proc, { forceExitCode: 4 });
+      trigger(proc, 'disconnect');
+      await settle();
+      proc.emit('SIGTERM');
+      proc.emit('SIGINT');
+      expect(proc.exit).toHaveBeenCalledTimes(1);
+      expect(proc.exit).toHaveBeenCalledWith(4);
+      release();
+      await settle();
+    });
+
+    it('also shuts down the lifecycles that only that signal concerns, and exits once every one decided', async () => {
+      const proc = new FakeProcess();
+      const uncaught = await hungLifecycle(proc, { handleUncaught: true, exit: () => 0 });
+      const other = lifecycleOn(proc, { exit: () => 3 });
+      await other.start();
+      proc.emit('uncaughtException', new Error('kaput'));
+      await settle();
+      expect(other.state).toBe('ready');
+      proc.emit('SIGTERM');
+      await settle();
+      expect(other.state).toBe('closed');
+      expect(proc.exit).not.toHaveBeenCalled();
+      uncaught.release();
+      await settle();
+      expect(proc.exit).toHaveBeenCalledTimes(1);
+      expect(proc.exit).toHaveBeenCalledWith(3);
+    });
+  });
+
+  describe('at a terminal', () => {
+    it('says in one line what the first signal does and how to force it, when no lifecycle has a logger', async () => {
+      const proc = new FakeProcess({ tty: true });
+      const lifecycle = lifecycleOn(proc, { timeoutMs: 25_000 });
+      await lifecycle.start();
+      proc.emit('SIGINT');
+      expect(proc.written()).toBe(
+        'lifespan: SIGINT received: finishing the requests in flight and running the shutdown hooks (at most 25 s); press Ctrl+C again to force an exit\n',
+      );
+      await settle();
+      expect(proc.exit).toHaveBeenCalledWith(0);
+    });
+
+    it('names the signal to send again for a signal other than SIGINT', async () => {
+      const proc = new FakeProcess({ tty: true });
+      await lifecycleOn(proc, { timeoutMs: 1500 }).start();
+      proc.emit('SIGTERM');
+      expect(proc.written()).toContain('(at most 1.5 s); send SIGTERM again to force an exit\n');
+      await settle();
+    });
+
+    it('says nothing when stderr is not a terminal, or when every lifecycle has a logger', async () => {
+      for (const proc of [new FakeProcess(), new FakeProcess({ tty: true })]) {
+        await lifecycleOn(proc, proc.stderr.isTTY ? { logger: createLogger() } : {}).start();
+        proc.emit('SIGINT');
+        await settle();
+        expect(proc.exit).toHaveBeenCalledWith(0);
+        expect(proc.written()).toBe('');
+      }
+    });
   });
 
   describe('options.exit', () => {

@@ -28,7 +28,8 @@ describePosix.each(['http.mjs', 'http.cjs'])('createLifecycle() in a real proces
     recordTiming(`${file}: exit after a second SIGTERM`, exitMs);
     expect(exitMs).toBeLessThan(promptExitMs);
     expect(app.lines()).toEqual(['drain:request', 'close:hung']);
-    expect(app.stderr()).toContain('ERR_LIFESPAN_FORCED_EXIT');
+    // One line: no stack of Lifespan's signal handler.
+    expect(app.stderr()).toBe('lifespan: ERR_LIFESPAN_FORCED_EXIT: Received SIGTERM again during shutdown; exiting immediately with code 1\n');
   });
 
   it('runs the hooks once on server.close() and leaves the exit to the event loop', async () => {
@@ -59,6 +60,55 @@ describePosix.each(['http.mjs', 'http.cjs'])('createLifecycle() in a real proces
     } finally {
       for (const agent of agents) agent.destroy();
     }
+  });
+
+  it('takes a SIGTERM during a cluster disconnect as a first signal: the request in flight is answered, the hooks run once, exit 0', async () => {
+    const app = await startFixture(file, { SCENARIO: 'cluster' });
+    const [spawned] = app.events('spawned');
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const inFlight = get(`${app.url}/slow?after=shutdown&ms=300`, agent);
+      await app.until(() => app.events('arrived').length === 1, 'the request to arrive');
+      // A rolling restart disconnects the worker; the orchestrator stops the pod meanwhile.
+      app.child.send('disconnect-worker');
+      await app.until(() => app.lines().includes('drain:request'), 'the worker to begin its shutdown');
+      process.kill(spawned!['pid'] as number, 'SIGTERM');
+      expect(await inFlight).toMatchObject({ status: 200, body: 'slow', headers: { connection: 'close' } });
+      expect(await app.exited).toEqual({ code: 0, signal: null });
+      expect(app.lines()).toEqual(['drain:request', 'close:server', 'worker-exit:0:null', 'exit:natural']);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("takes a SIGTERM after PM2's shutdown message as a first signal; the request in flight is answered, exit 0", async () => {
+    const app = await startFixture(file, { SCENARIO: 'basic', pm_id: '0' });
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const inFlight = get(`${app.url}/slow?after=shutdown&ms=300`, agent);
+      await app.until(() => app.events('arrived').length === 1, 'the request to arrive');
+      app.child.send('shutdown');
+      await app.until(() => app.lines().includes('drain:request'), 'the shutdown to begin');
+      app.kill('SIGTERM');
+      expect(await inFlight).toMatchObject({ status: 200, body: 'slow', headers: { connection: 'close' } });
+      expect(await app.exited).toEqual({ code: 0, signal: null });
+      expect(app.lines()).toEqual(['drain:request', 'close:server']);
+      expect(app.stderr()).toBe('');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("forces exit 1 on the second SIGTERM after PM2's shutdown message, in one line", async () => {
+    const app = await startFixture(file, { SCENARIO: 'hung-hook', HOOK_TIMEOUT_MS: '30000', pm_id: '0', REPORT_SIGNALS: '1' });
+    app.child.send('shutdown');
+    await app.until(() => app.lines().includes('close:hung'), 'the hung hook to start');
+    app.kill('SIGTERM');
+    await app.until(() => app.events('signal').length === 1, 'the first SIGTERM to be handled');
+    app.kill('SIGTERM');
+    expect(await app.exited).toEqual({ code: 1, signal: null });
+    expect(app.lines()).toEqual(['drain:request', 'close:hung']);
+    expect(app.stderr()).toBe('lifespan: ERR_LIFESPAN_FORCED_EXIT: Received SIGTERM again during shutdown; exiting immediately with code 1\n');
   });
 
   it('shuts a cluster worker down once when the primary calls worker.disconnect()', async () => {
