@@ -61,7 +61,10 @@ describe('lifecycle.attach(http2SecureServer)', () => {
     const lifecycle = createLifecycle({ signals: false });
     const server = http2.createSecureServer(tls);
     const arrived = once(server, 'stream');
-    server.on('stream', (stream) => {
+    server.on('stream', (received) => {
+      // @types/node 26 types a server's 'stream' as the base Http2Stream (it has no respond()); a
+      // server only ever emits ServerHttp2Stream, as @types/node 20 says.
+      const stream = received as http2.ServerHttp2Stream;
       setTimeout(() => {
         stream.respond({ ':status': 200 });
         stream.end('done');

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // What `npm publish` would ship, checked on the built packages: only the builds, the README and
@@ -29,5 +30,20 @@ describe.each(published)('npm pack of @lifespan/%s', (name) => {
     const bin = (tool: string): string => join(root, 'node_modules', '.bin', tool);
     expect(() => execFileSync(bin('publint'), ['--strict'], { cwd, encoding: 'utf8', stdio: 'pipe' })).not.toThrow();
     expect(() => execFileSync(bin('attw'), ['--pack', '.', '--profile', 'node16', '--format', 'ascii'], { cwd, encoding: 'utf8', stdio: 'pipe' })).not.toThrow();
+  });
+});
+
+describe('engines of every package.json', () => {
+  // CI runs the suite on each Node that scripts/runtimes.json pins (the machine's 20 with npm test,
+  // the others from the registry): engines claims those lines from those releases on, and no more.
+  const pins = JSON.parse(readFileSync(join(root, 'scripts', 'runtimes.json'), 'utf8')) as Record<string, { kind: string; version: string }>;
+  const tested = Object.values(pins)
+    .filter((pin) => pin.kind === 'node')
+    .map((pin) => `^${pin.version.replace(/\.\d+$/, '.0')}`)
+    .join(' || ');
+
+  it.each(['.', ...published.map((name) => join('packages', name))])('names exactly the Node lines CI tests (%s)', (dir) => {
+    const manifest = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as { engines?: { node?: string } };
+    expect(manifest.engines?.node).toBe(tested);
   });
 });

@@ -1,9 +1,40 @@
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 const fixturesDir = path.resolve(__dirname, '../fixtures');
+const repoDir = path.resolve(__dirname, '../../..');
+
+/** The runtime a fixture process runs on; jest itself always runs on Node. */
+export interface FixtureRuntime {
+  /** `node` (the one running jest), or a name from scripts/runtimes.json: `node22`, `deno`, `bun`... */
+  readonly name: string;
+  readonly kind: 'node' | 'deno' | 'bun';
+  readonly bin: string;
+  readonly version: string;
+}
+
+/**
+ * `LIFESPAN_E2E_RUNTIME` chooses the runtime of every fixture process (default: the Node that runs
+ * jest). scripts/runtimes.mjs installs a pinned one on first use.
+ */
+function resolveRuntime(name = process.env['LIFESPAN_E2E_RUNTIME'] ?? 'node'): FixtureRuntime {
+  if (name === 'node') return { name, kind: 'node', bin: process.execPath, version: process.versions.node };
+  const info = execFileSync(process.execPath, [path.join(repoDir, 'scripts', 'runtimes.mjs'), 'info', name], { encoding: 'utf8' });
+  return JSON.parse(info) as FixtureRuntime;
+}
+
+/** The runtime the fixtures of this run use. */
+export const runtime: FixtureRuntime = resolveRuntime();
+
+/** How to start `file` on `runtime` through `fork()` (which gives every runtime Node's IPC channel). */
+function execArgvFor(kind: FixtureRuntime['kind']): string[] {
+  // Deno asks for permissions; a fixture is the project's own code on 127.0.0.1.
+  if (kind === 'deno') return ['run', '--allow-all', '--quiet'];
+  // The jest worker's own flags (inspector, loaders) are none of the fixture's business.
+  return [];
+}
 const timingsFile = process.env['LIFESPAN_E2E_TIMINGS'] ?? path.resolve(__dirname, '../../../node_modules/.cache/lifespan-e2e/timings.jsonl');
 
 /** How a fixture process ended. */
@@ -66,8 +97,8 @@ const running = new Set<Running>();
 export function startFixture(file: string, env: Record<string, string> = {}, options: StartFixtureOptions = {}): Promise<Fixture> {
   const child = fork(path.join(fixturesDir, file), [], {
     env: { ...process.env, ...env },
-    // The jest worker's own flags (inspector, loaders) are none of the fixture's business.
-    execArgv: [],
+    execPath: runtime.bin,
+    execArgv: execArgvFor(runtime.kind),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   let stdout = '';
