@@ -1,0 +1,32 @@
+'use strict';
+// Loaded with `--require` into every process of a framework's own test suite: every `fastify()`
+// the suite creates gets a plugin registered first, `@lifespan/fastify` (mode `plugin`) or a
+// do-nothing plugin of the same name and shape (mode `control`), so that comparing the two runs
+// shows exactly what Lifespan changes in Fastify.
+const { join } = require('node:path');
+
+const root = process.env.LIFESPAN_SUITE_ROOT;
+const mode = process.env.LIFESPAN_SUITE_MODE;
+// Another build of the plugin (a copy of an older commit's packages, to compare before and after).
+const pluginPath = process.env.LIFESPAN_SUITE_PLUGIN || '@lifespan/fastify';
+
+if (root !== undefined && (mode === 'plugin' || mode === 'control')) {
+  const entry = require.resolve(join(root, 'fastify.js'));
+  const original = require(entry);
+  const fp = require('fastify-plugin');
+  const plugin =
+    mode === 'plugin'
+      ? require(pluginPath).lifecycle
+      : fp(async function lifecyclePlugin() {}, { name: '@lifespan/fastify', fastify: '4.x || 5.x' });
+  const options = mode === 'plugin' ? { signals: false } : {};
+  // Named like Fastify's own factory: some tests print or compare it.
+  const fastify = function fastify(...args) {
+    const app = original(...args);
+    app.register(plugin, options);
+    return app;
+  };
+  Object.assign(fastify, original);
+  fastify.fastify = fastify;
+  fastify.default = fastify;
+  require.cache[entry].exports = fastify;
+}
