@@ -1,6 +1,8 @@
 export { createLifecycle, Lifecycle } from './lifecycle.js';
 export { restartWorkers, workerReadyMessage } from './restart-workers.js';
 export type { RestartWorkersOptions, WorkerRestart } from './restart-workers.js';
+export { stopWorkers, stopWorkersOnSignal } from './stop-workers.js';
+export type { StopWorkersOnSignalOptions, StopWorkersOptions, WorkerStop } from './stop-workers.js';
 export type { HealthCheckOptions, HealthOptions, HostBridge, LifecycleEnvironment } from './lifecycle.js';
 export {
   AlreadyShutDownError,

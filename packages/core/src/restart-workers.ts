@@ -3,6 +3,7 @@ import type { Worker } from 'node:cluster';
 import { debuglog } from 'node:util';
 import { InvalidArgumentError, WorkerRestartError } from './errors.js';
 import { checkDuration, checkOptionsObject, show } from './options.js';
+import { stopWorker } from './stop-workers.js';
 
 const debug = debuglog('lifespan');
 
@@ -55,7 +56,7 @@ export async function restartWorkers(options: RestartWorkersOptions = {}): Promi
     const fresh = cluster.fork(options.env);
     debug('rolling restart: worker %d replaces %d', fresh.id, old.id);
     await waitForReady(fresh, readyTimeoutMs);
-    results.push({ oldId: old.id, newId: fresh.id, ...(await disconnect(old, exitTimeoutMs)) });
+    results.push({ oldId: old.id, newId: fresh.id, ...(await stopWorker(old, exitTimeoutMs)) });
   }
   return results;
 }
@@ -79,25 +80,5 @@ function waitForReady(worker: Worker, timeoutMs: number): Promise<void> {
     }, timeoutMs);
     worker.on('message', onMessage);
     worker.once('exit', onExit);
-  });
-}
-
-function disconnect(worker: Worker, timeoutMs: number): Promise<{ exitCode: number | null; signal: string | null; killed: boolean }> {
-  return new Promise((resolve) => {
-    if (worker.isDead()) {
-      // It died while its successor was starting: its 'exit' has passed and will not come again.
-      resolve({ exitCode: worker.process.exitCode, signal: worker.process.signalCode, killed: false });
-      return;
-    }
-    let killed = false;
-    const timer = setTimeout(() => {
-      killed = true;
-      worker.process.kill('SIGKILL');
-    }, timeoutMs);
-    worker.once('exit', (exitCode: number | null, signal: string | null) => {
-      clearTimeout(timer);
-      resolve({ exitCode, signal, killed });
-    });
-    worker.disconnect();
   });
 }

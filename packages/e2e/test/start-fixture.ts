@@ -76,6 +76,11 @@ export interface Fixture {
 export interface StartFixtureOptions {
   /** Time the fixture may take to announce its port. @default 10_000 */
   startTimeoutMs?: number;
+  /**
+   * Start it in a process group of its own, as `docker run` or a terminal does, so that a test can
+   * signal the whole group (`process.kill(-pid)`) and reach only the fixture and its children.
+   */
+  detached?: boolean;
 }
 
 interface Running {
@@ -83,6 +88,7 @@ interface Running {
   readonly exited: Promise<FixtureExit>;
   /** Processes the fixture started itself (a cluster worker) and announced with `emit('spawned', { pid })`. */
   readonly spawned: number[];
+  readonly detached: boolean;
 }
 
 const running = new Set<Running>();
@@ -100,6 +106,7 @@ export function startFixture(file: string, env: Record<string, string> = {}, opt
     execPath: runtime.bin,
     execArgv: execArgvFor(runtime.kind),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    detached: options.detached === true,
   });
   let stdout = '';
   let stderr = '';
@@ -129,7 +136,7 @@ export function startFixture(file: string, env: Record<string, string> = {}, opt
       notify();
     });
   });
-  const record: Running = { child, exited, spawned: [] };
+  const record: Running = { child, exited, spawned: [], detached: options.detached === true };
   running.add(record);
   void exited.then(() => running.delete(record));
 
@@ -192,8 +199,16 @@ export function startFixture(file: string, env: Record<string, string> = {}, opt
 /** Kills every fixture process a test left running (only those started here) and waits until they are gone. */
 export async function killLeftovers(): Promise<void> {
   await Promise.all(
-    [...running].map(async ({ child, exited, spawned }) => {
+    [...running].map(async ({ child, exited, spawned, detached }) => {
       child.kill('SIGKILL');
+      if (detached && child.pid !== undefined) {
+        try {
+          // The group it leads: its workers too, even one it forked after its last announcement.
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
       for (const pid of spawned) {
         try {
           process.kill(pid, 'SIGKILL');
