@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { runtime } from './start-fixture';
 
 // `script` (util-linux) gives the app a pseudo-terminal, as a shell does: stdout and stderr are a
 // TTY, and a Ctrl+C typed into it reaches the app as SIGINT from the terminal's line discipline.
@@ -22,7 +23,9 @@ interface Terminal {
 const running = new Set<Terminal>();
 
 function atTerminal(fixture: string, env: Record<string, string>): Terminal {
-  const command = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.resolve(__dirname, '../fixtures', fixture))}`;
+  // The runtime every fixture of this run uses (LIFESPAN_E2E_RUNTIME), as startFixture() does.
+  const args = [runtime.bin, ...(runtime.kind === 'deno' ? ['run', '--allow-all', '--quiet'] : []), path.resolve(__dirname, '../fixtures', fixture)];
+  const command = `exec ${args.map((arg) => JSON.stringify(arg)).join(' ')}`;
   // -e: exit with the app's code; -f: flush at once; -q: no banner.
   const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
