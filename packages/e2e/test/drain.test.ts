@@ -1,12 +1,40 @@
 import http from 'node:http';
-import { epochNow, errorCode, freeSocketCount, get, idleKeepAlive, open, unusedConnections } from './clients';
+import { freeSocketCount, idleKeepAlive, open, unusedConnections } from './clients';
+import { losses, noLoss, sigtermUnderLoad } from './load-harness';
+import type { LoadPlan, UnderLoad } from './load-harness';
 import { recordTiming, startFixture } from './start-fixture';
 
+// Every request a client wrote is answered, or refused before it was written (the listener was
+// gone: a real client goes elsewhere). The load runs in its own process (harness/load-process.mjs),
+// the server reports what its handler saw (harness/server-ledger.cjs), and harness/fates.cjs
+// decides each request's fate. A request crossing the FIN of a connection idle longer than the
+// grace is the one loss no server can prevent: it is counted apart, never as an exemption.
 const describePosix = process.platform === 'win32' ? describe.skip : describe;
 // Generous on purpose: two busy cores. The 100 ms target is the benchmark's to measure.
 const promptExitMs = 2000;
 
-jest.setTimeout(15_000);
+jest.setTimeout(20_000);
+
+/**
+ * Clients looping through the drain: keep-alive Agents and undici; and, in a load process of their
+ * own, raw clients that reuse their connection 10 ms after each response without reading the socket
+ * in between (a client too busy to see a FIN): the grace (25 ms) protects them, and a server that
+ * closes an idle connection sooner loses their requests.
+ */
+const loopingClients: readonly LoadPlan[] = [
+  { clients: [{ kind: 'agent', count: 4 }, { kind: 'undici', count: 2 }] },
+  { clients: [{ kind: 'raw', name: 'stalling', count: 4, stallMs: 10 }] },
+];
+
+/** Every fate but answered, refused and crossing-FIN, described; and what a drain must show. */
+function outcome({ exit, fates, app }: UnderLoad, lines = ['drain:request', 'close:server']) {
+  return { exit, lines: app.lines(), ...losses(fates), expected: { exit: { code: 0, signal: null }, lines, ...noLoss } };
+}
+
+function expectNoLoss(result: UnderLoad, lines?: string[]): void {
+  const { expected, ...actual } = outcome(result, lines);
+  expect(actual).toEqual(expected);
+}
 
 describePosix.each(['http.mjs', 'http.cjs'])('lifecycle.attach(server) on SIGTERM (%s)', (file) => {
   it('exits 0 promptly with 50 idle keep-alive connections', async () => {
@@ -44,77 +72,15 @@ describePosix.each(['http.mjs', 'http.cjs'])('lifecycle.attach(server) on SIGTER
   });
 
   it('answers 20 in-flight slow requests with 200 and connection: close', async () => {
-    const app = await startFixture(file, { SCENARIO: 'slow-request' });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
-    try {
-      const inFlight = Array.from({ length: 20 }, () => get(`${app.url}/slow?ms=200&after=shutdown`, agent));
-      await app.until(() => app.events('arrived').length === 20, '20 slow requests to arrive');
-      app.kill('SIGTERM');
-      const responses = await Promise.all(inFlight);
-      for (const response of responses) {
-        expect(response).toMatchObject({ status: 200, body: 'slow', headers: { connection: 'close' } });
-      }
-      expect(await app.exited).toEqual({ code: 0, signal: null });
-      expect(app.lines()).toEqual(['drain:request', 'close:server']);
-    } finally {
-      agent.destroy();
-    }
-  });
-
-  it.each([0, 200])('serves keep-alive clients looping through the drain without a reset before the listener closes (drainDelayMs %i)', async (drainDelayMs) => {
-    const app = await startFixture(file, { SCENARIO: 'keep-alive', DRAIN_DELAY_MS: String(drainDelayMs) });
-    const agents = Array.from({ length: 4 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
-    const failures: { code: string; sentAt: number }[] = [];
-    let served = 0;
-    let servedAfterSignal = 0;
-    let refused = 0;
-    let signalled = false;
-    // Each client sends its next request the moment the previous answer arrived, on the same
-    // connection, until the listener is gone (ECONNREFUSED) or the bound is reached.
-    const loop = async (agent: http.Agent): Promise<void> => {
-      for (let i = 0; i < 1000; i++) {
-        const sentAt = epochNow();
-        try {
-          const response = await get(`${app.url}/`, agent);
-          if (response.status !== 200) failures.push({ code: `status ${response.status}`, sentAt });
-          served++;
-          if (signalled) servedAfterSignal++;
-        } catch (error) {
-          if (errorCode(error) === 'ECONNREFUSED') {
-            refused++;
-            return;
-          }
-          failures.push({ code: errorCode(error), sentAt });
-        }
-        if (served >= 40 && !signalled) {
-          signalled = true;
-          app.kill('SIGTERM');
-        }
-      }
-    };
-    try {
-      await Promise.all(agents.map(loop));
-      expect(signalled).toBe(true);
-      expect(await app.exited).toEqual({ code: 0, signal: null });
-      expect(app.lines()).toEqual(['drain:request', 'close:server']);
-      const listenerClosed = app.events('drain').find((event) => event['type'] === 'listenerClosed');
-      expect(listenerClosed).toBeDefined();
-      // A request sent after the listener closed may meet an idle connection being closed just
-      // then (HTTP/1.1 has no way around that race); one sent before must never fail.
-      const closedAt = listenerClosed!['at'] as number;
-      const failedEarly = failures
-        .filter((failure) => failure.sentAt <= closedAt || failure.code !== 'ECONNRESET')
-        .map((failure) => `${failure.code} on a request sent ${(failure.sentAt - closedAt).toFixed(1)} ms after the listener closed`);
-      // Every client ran into the closed listener (none stopped at the bound), and while the
-      // drain delay lasts, the app keeps serving normally.
-      expect({ failedEarly, refused, servedDuringDelay: drainDelayMs === 0 || servedAfterSignal > 0 }).toEqual({
-        failedEarly: [],
-        refused: agents.length,
-        servedDuringDelay: true,
-      });
-    } finally {
-      for (const agent of agents) agent.destroy();
-    }
+    const result = await sigtermUnderLoad(
+      file,
+      { SCENARIO: 'slow-request' },
+      [{ clients: [{ kind: 'agent', count: 20, path: '/slow?ms=200&after=shutdown', maxRequests: 1 }] }],
+      { signalWhen: (app) => app.events('arrived').length === 20 },
+    );
+    expectNoLoss(result);
+    const answered = result.fates.entries.map(({ record }) => ({ status: record.status, close: record.close }));
+    expect(answered).toEqual(Array.from({ length: 20 }, () => ({ status: 200, close: true })));
   });
 
   it('ends a Server-Sent Events stream through shutdownSignal, then exits 0', async () => {
@@ -139,5 +105,85 @@ describePosix.each(['http.mjs', 'http.cjs'])('lifecycle.attach(server) on SIGTER
     } finally {
       agent.destroy();
     }
+  });
+});
+
+const apps: { file: string; api: string; env: Record<string, string> }[] = [
+  { file: 'http.mjs', api: 'lifecycle.attach(server)', env: { SCENARIO: 'keep-alive' } },
+  { file: 'http.cjs', api: 'lifecycle.attach(server)', env: { SCENARIO: 'keep-alive' } },
+  { file: 'express.mjs', api: 'shutdownHooks() of @lifespan/express', env: {} },
+  { file: 'koa.mjs', api: 'shutdownHooks() of @lifespan/koa', env: {} },
+  { file: 'fastify.mjs', api: 'the lifecycle plugin of @lifespan/fastify', env: {} },
+];
+
+describePosix.each(apps)('$api under load at SIGTERM ($file)', ({ file, env }) => {
+  // With drainDelayMs 0 the same clients lose requests on today's main: the drain then begins
+  // inside the turn of the event loop that handled SIGTERM, and the idle connections it closes at
+  // once may hold requests that arrived during that turn, unread. Those tests are not landed yet
+  // (see the harness report); this one shows everything else of the drain under load.
+  it('answers every request of clients looping through a 200 ms drain delay and the drain, or refuses it once the listener is gone', async () => {
+    const result = await sigtermUnderLoad(file, { ...env, DRAIN_DELAY_MS: '200' }, loopingClients);
+    expectNoLoss(result);
+    // Every loop ran into the closed listener (none stopped at its bound)...
+    expect(result.fates.counts.refused).toBe(10);
+    // ...and while the drain delay lasted, the app kept serving as usual.
+    expect(result.fates.entries.some(({ record }) => record.answeredAt! > result.signalAt && record.close === false)).toBe(true);
+  });
+});
+
+// Each of these fails on today's main because of a core bug named in issue 12; the engineer who
+// fixes that item turns `it.failing` into `it`. Each fails every run, not sometimes: the scenario
+// is built so that the bug cannot miss.
+describePosix('lifecycle.attach(server) on SIGTERM: what issue 12 says is lost today', () => {
+  // Issue 12 item 1 (pipelined requests): Connection: close goes on the response at the head of the
+  // pipeline and Node drops the two queued behind it, after their handlers ran.
+  it.failing('answers every request of a pipeline written in one write before SIGTERM', async () => {
+    const result = await sigtermUnderLoad('http.mjs', { SCENARIO: 'slow-request' }, [{ clients: [{ kind: 'raw', name: 'pipelining', batch: 3, path: '/slow?ms=100&after=shutdown', maxRequests: 3 }] }], {
+      signalWhen: (app) => app.events('arrived').length === 3,
+    });
+    expectNoLoss(result);
+  });
+
+  // Issue 12 item 1 (pipelined requests): undici with pipelining 10 under load.
+  it.failing('answers every request of undici clients pipelining 10 requests', async () => {
+    const result = await sigtermUnderLoad('http.mjs', { SCENARIO: 'keep-alive', DRAIN_TIMEOUT_MS: '1000' }, [{ clients: [{ kind: 'undici', count: 2, pipelining: 10, path: '/slow?ms=5' }] }]);
+    expectNoLoss(result);
+  });
+
+  // Issue 12 item 2 (requests still arriving): a connection whose request head is still arriving,
+  // 5 ms between bytes, counts as idle and is closed idleGraceMs into the drain.
+  it.failing('answers requests whose heads arrive byte by byte through the drain', async () => {
+    const result = await sigtermUnderLoad('http.mjs', { SCENARIO: 'keep-alive' }, [{ clients: [{ kind: 'raw', name: 'slow-link', count: 5, byteDelayMs: 5 }] }], { answeredBeforeSignal: 5 });
+    expectNoLoss(result);
+  });
+
+  // Issue 12 item 3 (HTTP/2 servers): the single GOAWAY refuses the streams a client opened as it went out.
+  it.failing.each([
+    { mode: 'h2c', secure: false },
+    { mode: 'tls', secure: true },
+  ])('answers every stream of HTTP/2 sessions opening streams through the drain ($mode)', async ({ mode, secure }) => {
+    const result = await sigtermUnderLoad('h2.mjs', { H2: mode }, [{ secure, clients: [{ kind: 'h2', count: 4, streams: 5 }] }]);
+    expectNoLoss(result);
+  });
+
+  // Issue 12 item 3 (HTTP/2 servers): HTTP/1.1 connections of createSecureServer({ allowHTTP1: true }) are not drained.
+  it.failing('answers HTTP/1.1 requests in flight on http2.createSecureServer({ allowHTTP1: true })', async () => {
+    const result = await sigtermUnderLoad('h2.mjs', { H2: 'tls-http1' }, [{ secure: true, clients: [{ kind: 'agent', count: 5, path: '/slow?ms=200&after=shutdown', maxRequests: 1 }] }], {
+      signalWhen: (app) => app.events('arrived').length === 5,
+    });
+    expectNoLoss(result);
+  });
+});
+
+describePosix('lifecycle.attach(http2 server) on SIGTERM', () => {
+  it.each([
+    { mode: 'h2c', secure: false },
+    { mode: 'tls', secure: true },
+  ])('answers the HTTP/2 streams in flight at SIGTERM ($mode)', async ({ mode, secure }) => {
+    const result = await sigtermUnderLoad('h2.mjs', { H2: mode }, [{ secure, clients: [{ kind: 'h2', count: 2, streams: 5, path: '/slow?ms=200&after=shutdown', maxRequests: 5 }] }], {
+      signalWhen: (app) => app.events('arrived').length === 10,
+    });
+    expectNoLoss(result);
+    expect(result.fates.counts.answered).toBe(10);
   });
 });
