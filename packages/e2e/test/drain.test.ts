@@ -18,8 +18,7 @@ jest.setTimeout(20_000);
 /**
  * Clients looping through the drain: keep-alive Agents and undici; and, in a load process of their
  * own, raw clients that reuse their connection 10 ms after each response without reading the socket
- * in between (a client too busy to see a FIN): the grace (25 ms) protects them, and a server that
- * closes an idle connection sooner loses their requests.
+ * in between (a client too busy to see a FIN).
  */
 const loopingClients: readonly LoadPlan[] = [
   { clients: [{ kind: 'agent', count: 4 }, { kind: 'undici', count: 2 }] },
@@ -117,17 +116,39 @@ const apps: { file: string; api: string; env: Record<string, string> }[] = [
 ];
 
 describePosix.each(apps)('$api under load at SIGTERM ($file)', ({ file, env }) => {
-  // With drainDelayMs 0 the same clients lose requests on today's main: the drain then begins
-  // inside the turn of the event loop that handled SIGTERM, and the idle connections it closes at
-  // once may hold requests that arrived during that turn, unread. Those tests are not landed yet
-  // (see the harness report); this one shows everything else of the drain under load.
-  it('answers every request of clients looping through a 200 ms drain delay and the drain, or refuses it once the listener is gone', async () => {
-    const result = await sigtermUnderLoad(file, { ...env, DRAIN_DELAY_MS: '200' }, loopingClients);
+  // A grace longer than any stall of this machine: no connection a client is still using is closed
+  // as idle, so these tests see every other way a drain can lose a request. With the default 25 ms,
+  // today's main also resets requests that reached an idle connection while the process was starved
+  // of CPU (they were not read yet); see the idle-grace tests below and the harness report.
+  const grace = { IDLE_GRACE_MS: '500' };
+
+  it.each([0, 200])('answers every request of clients looping through the drain, or refuses it once the listener is gone (drainDelayMs %i)', async (drainDelayMs) => {
+    const result = await sigtermUnderLoad(file, { ...env, ...grace, DRAIN_DELAY_MS: String(drainDelayMs) }, loopingClients, { graceMs: 500 });
     expectNoLoss(result);
     // Every loop ran into the closed listener (none stopped at its bound)...
     expect(result.fates.counts.refused).toBe(10);
     // ...and while the drain delay lasted, the app kept serving as usual.
-    expect(result.fates.entries.some(({ record }) => record.answeredAt! > result.signalAt && record.close === false)).toBe(true);
+    if (drainDelayMs > 0) expect(result.fates.entries.some(({ record }) => record.answeredAt! > result.signalAt && record.close === false)).toBe(true);
+  });
+
+  it('answers every request of clients pausing 0-50 ms between requests, or refuses it once the listener is gone', async () => {
+    const result = await sigtermUnderLoad(file, { ...env, ...grace }, [{ clients: [{ kind: 'agent', name: 'pausing-agent', count: 6, pauseMs: [0, 50] }, { kind: 'undici', name: 'pausing-undici', count: 2, pauseMs: [0, 50] }] }], { graceMs: 500 });
+    expectNoLoss(result);
+    expect(result.fates.counts.refused).toBe(8);
+  });
+});
+
+describePosix('lifecycle.attach(server) idle grace under load (default idleGraceMs)', () => {
+  // Clients that reuse their connection 10 ms after each response, without reading the socket in
+  // between (too busy to see a FIN): the default grace (25 ms) protects them. A server that closes
+  // idle connections sooner (or at once, as plain server.close() does) loses their next request.
+  // With drainDelayMs 0 today's main sometimes loses one of them when the process is starved of
+  // CPU at SIGTERM (1 run in 3 on a loaded 2-core machine; see the harness report), so that variant
+  // waits for the fix of the idle closer.
+  it('loses no request of clients reusing their connection within the grace (drainDelayMs 200)', async () => {
+    const result = await sigtermUnderLoad('http.mjs', { SCENARIO: 'keep-alive', DRAIN_DELAY_MS: '200' }, [{ clients: [{ kind: 'raw', name: 'stalling', count: 4, stallMs: 10 }] }]);
+    expectNoLoss(result);
+    expect(result.fates.counts.refused).toBe(4);
   });
 });
 
