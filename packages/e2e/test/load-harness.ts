@@ -6,6 +6,7 @@ import { classify } from '../harness/fates.cjs';
 import type { Fates } from '../harness/fates.cjs';
 import { startFixture } from './start-fixture';
 import type { Fixture } from './start-fixture';
+import { createWaiters } from './waiters';
 
 const loadProcess = path.resolve(__dirname, '../harness/load-process.mjs');
 /** The CA of fixtures/support/tls (a self-signed certificate for 127.0.0.1 and localhost). */
@@ -114,20 +115,20 @@ export async function startLoad(port: number, plan: LoadPlan): Promise<Load> {
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   let progress: LoadProgress = { total: 0, written: 0, answered: 0, refused: 0, failed: 0 };
-  const waiters = new Set<() => void>();
+  const waiters = createWaiters();
   let ended = false;
   const finished = new Promise<ClientRecord[]>((resolve, reject) => {
     child.on('message', (message: { type: string; requests?: ClientRecord[]; message?: string } & LoadProgress) => {
       if (message.type === 'progress') progress = message;
       else if (message.type === 'result') resolve(message.requests!);
       else if (message.type === 'error') reject(new Error(`load process failed: ${message.message}`));
-      for (const waiter of [...waiters]) waiter();
+      waiters.notify();
     });
     child.on('exit', (code, signal) => {
       running.delete(child);
       ended = true;
       reject(new Error(`load process exited (${code ?? signal}) without a result\n${stderr}`));
-      for (const waiter of [...waiters]) waiter();
+      waiters.notify();
     });
   });
   finished.catch(() => undefined);
@@ -144,21 +145,7 @@ export async function startLoad(port: number, plan: LoadPlan): Promise<Load> {
     requestTimeoutMs: plan.requestTimeoutMs ?? 5_000,
   });
   const until = (predicate: (progress: LoadProgress) => boolean, what: string, timeoutMs = 10_000): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (progress ${JSON.stringify(progress)})`)), timeoutMs);
-      const finish = (error?: Error): void => {
-        clearTimeout(timer);
-        waiters.delete(check);
-        if (error) reject(error);
-        else resolve();
-      };
-      const check = (): void => {
-        if (predicate(progress)) finish();
-        else if (ended) finish(new Error(`the load ended before ${what} (progress ${JSON.stringify(progress)})\n${stderr}`));
-      };
-      waiters.add(check);
-      check();
-    });
+    waiters.until(() => predicate(progress), (what) => (ended ? `the load ended before ${what} (progress ${JSON.stringify(progress)})\n${stderr}` : undefined), what, timeoutMs);
   return {
     child,
     progress: () => progress,

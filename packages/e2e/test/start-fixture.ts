@@ -2,6 +2,7 @@ import { execFileSync, fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { createWaiters } from './waiters';
 
 const fixturesDir = path.resolve(__dirname, '../fixtures');
 const repoDir = path.resolve(__dirname, '../../..');
@@ -113,10 +114,8 @@ export function startFixture(file: string, env: Record<string, string> = {}, opt
   let exitTime: number | undefined;
   let exit: FixtureExit | undefined;
   const events: FixtureEvent[] = [];
-  const waiters = new Set<() => void>();
-  const notify = (): void => {
-    for (const waiter of [...waiters]) waiter();
-  };
+  const waiters = createWaiters();
+  const notify = (): void => waiters.notify();
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
     notify();
@@ -141,21 +140,7 @@ export function startFixture(file: string, env: Record<string, string> = {}, opt
   void exited.then(() => running.delete(record));
 
   const until = (predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-      const finish = (error?: Error): void => {
-        clearTimeout(timer);
-        waiters.delete(check);
-        if (error) reject(error);
-        else resolve();
-      };
-      const check = (): void => {
-        if (predicate()) finish();
-        else if (exit !== undefined) finish(new Error(`fixture ${file} exited (${JSON.stringify(exit)}) before ${what}\nstdout: ${stdout}\nstderr: ${stderr}`));
-      };
-      waiters.add(check);
-      check();
-    });
+    waiters.until(predicate, (what) => (exit === undefined ? undefined : `fixture ${file} exited (${JSON.stringify(exit)}) before ${what}\nstdout: ${stdout}\nstderr: ${stderr}`), what, timeoutMs);
 
   return new Promise((resolve, reject) => {
     let announced = false;
