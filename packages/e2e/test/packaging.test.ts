@@ -2,10 +2,25 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-// What `npm publish` would ship, checked on the built packages: only the builds, the README and
-// the manifest; and both module systems resolving to the right files with the right types.
+// What `npm publish` would ship, checked on the built packages: only the builds, the README, the
+// licence and the manifest; both module systems resolving to the right files with the right
+// types; and what the registry's page shows (metadata, links that work there).
 const root = join(__dirname, '..', '..', '..');
 const published = ['core', 'express', 'koa', 'fastify'] as const;
+
+interface Manifest {
+  license?: string;
+  repository?: { type?: string; url?: string; directory?: string };
+  homepage?: string;
+  bugs?: { url?: string };
+  keywords?: string[];
+  files?: string[];
+}
+
+const manifestOf = (dir: string): Manifest => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Manifest;
+const rootManifest = manifestOf(root);
+/** `https://github.com/owner/name`, from the root manifest's repository. */
+const repositoryUrl = (rootManifest.repository?.url ?? '').replace(/^git\+/, '').replace(/\.git$/, '');
 
 interface PackFile {
   path: string;
@@ -18,9 +33,9 @@ function packedFiles(name: string): string[] {
 }
 
 describe.each(published)('npm pack of @lifespan/%s', (name) => {
-  it('contains only the ESM and CommonJS builds, the README and the manifest', () => {
+  it('contains only the ESM and CommonJS builds, the README, the LICENSE and the manifest', () => {
     const files = packedFiles(name);
-    expect(files).toEqual(expect.arrayContaining(['README.md', 'package.json', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json']));
+    expect(files).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json']));
     const unexpected = files.filter((file) => !['README.md', 'package.json', 'LICENSE', 'CHANGELOG.md'].includes(file) && !/^dist\/(esm|cjs)\/[\w.-]+\.(js|d\.ts)$/.test(file) && file !== 'dist/cjs/package.json');
     expect(unexpected).toEqual([]);
   });
@@ -30,6 +45,30 @@ describe.each(published)('npm pack of @lifespan/%s', (name) => {
     const bin = (tool: string): string => join(root, 'node_modules', '.bin', tool);
     expect(() => execFileSync(bin('publint'), ['--strict'], { cwd, encoding: 'utf8', stdio: 'pipe' })).not.toThrow();
     expect(() => execFileSync(bin('attw'), ['--pack', '.', '--profile', 'node16', '--format', 'ascii'], { cwd, encoding: 'utf8', stdio: 'pipe' })).not.toThrow();
+  });
+
+  it("ships the repository's MIT licence text, listed in files", () => {
+    const manifest = manifestOf(join(root, 'packages', name));
+    expect(manifest.license).toBe('MIT');
+    expect(manifest.files).toContain('LICENSE');
+    expect(readFileSync(join(root, 'packages', name, 'LICENSE'), 'utf8')).toBe(readFileSync(join(root, 'LICENSE'), 'utf8'));
+  });
+
+  it('names its repository, directory, homepage, issue tracker and keywords', () => {
+    const manifest = manifestOf(join(root, 'packages', name));
+    expect(repositoryUrl).toMatch(/^https:\/\/github\.com\/[\w.-]+\/[\w.-]+$/);
+    expect(manifest.repository).toEqual({ type: 'git', url: rootManifest.repository?.url, directory: `packages/${name}` });
+    expect(manifest.homepage).toBe(`${repositoryUrl}/tree/main/packages/${name}#readme`);
+    expect(manifest.bugs).toEqual({ url: `${repositoryUrl}/issues` });
+    expect(manifest.keywords).toEqual(expect.arrayContaining(['graceful-shutdown', ...(name === 'core' ? [] : [name])]));
+  });
+
+  it('links only to absolute URLs from its README (relative ones break on the registry page)', () => {
+    const readme = readFileSync(join(root, 'packages', name, 'README.md'), 'utf8');
+    const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1]!);
+    expect(targets.filter((target) => !/^https:\/\//.test(target) && !target.startsWith('#'))).toEqual([]);
+    const intoRepository = targets.filter((target) => target.includes('github.com'));
+    expect(intoRepository.filter((target) => !target.startsWith(`${repositoryUrl}/`))).toEqual([]);
   });
 });
 
