@@ -31,9 +31,9 @@ const jsonHeaders = { 'content-type': 'application/json; charset=utf-8', 'cache-
  */
 export function createHealthProbe(lifecycle: Lifecycle, options: HealthRoutesOptions | undefined): HealthProbe | undefined {
   if (options === undefined) return undefined;
-  checkOptionsObject('health', options, routeKeys);
-  const readyPath = checkPath('health.readyPath', options.readyPath);
-  const livePath = checkPath('health.livePath', options.livePath);
+  checkOptionsObject('options.health', options, routeKeys);
+  const readyPath = checkPath('options.health.readyPath', options.readyPath);
+  const livePath = checkPath('options.health.livePath', options.livePath);
   if (readyPath === undefined && livePath === undefined) return undefined;
   const details = options.details === true;
   lifecycle.excludeFromDrain([readyPath, livePath].filter((path): path is string => path !== undefined));

@@ -47,15 +47,15 @@ const kMembers = Symbol('@lifespan/core.requestMembers');
 export function adapterLifecycle(options: AdapterOptions | undefined, adapter: string, extraKeys: readonly string[] = []): Lifecycle {
   if (options === undefined) return new Lifecycle(undefined, { process });
   const allowed = new Set(['lifecycle', 'health', ...Object.keys(defaultOptions), ...extraKeys]);
-  checkOptionsObject(`${adapter} options`, options, allowed);
+  checkOptionsObject('options', options, allowed, adapter);
   const { lifecycle, health: _health, ...rest } = options;
   if (lifecycle !== undefined) {
     if (!(lifecycle instanceof Lifecycle) && !isLifecycleLike(lifecycle)) {
-      throw new InvalidArgumentError(`${adapter} options.lifecycle`, `expected a lifecycle from createLifecycle(), got ${show(lifecycle)}`);
+      throw new InvalidArgumentError('options.lifecycle', `expected a lifecycle from createLifecycle() for ${adapter}, got ${show(lifecycle)}`);
     }
     const conflicting = Object.keys(rest).filter((key) => !extraKeys.includes(key) && rest[key as keyof typeof rest] !== undefined);
     if (conflicting.length > 0) {
-      throw new InvalidArgumentError(`${adapter} options.${conflicting[0]!}`, 'cannot be combined with { lifecycle }: set it on createLifecycle() instead');
+      throw new InvalidArgumentError(`options.${conflicting[0]!}`, `cannot be combined with { lifecycle } in ${adapter}: set it on createLifecycle() instead`);
     }
     return lifecycle;
   }

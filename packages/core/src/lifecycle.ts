@@ -215,7 +215,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
 
   /** Registers a readiness check; while it fails, `health()` reports not ready with its name. */
   registerHealthCheck(name: string, check: (signal: AbortSignal) => unknown, options?: HealthCheckOptions): Unregister {
-    checkName(name);
+    checkName('name', name);
     if (typeof check !== 'function') throw new InvalidArgumentError('check', `registerHealthCheck expects a function, got ${show(check)}`);
     let timeoutMs = 1000;
     if (options !== undefined) {
@@ -349,7 +349,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
     if (phase !== 'drain' && phase !== 'close') throw new InvalidArgumentError('options.phase', `expected 'drain' or 'close', got ${show(phase)}`);
     return {
       key: options.key !== undefined ? options.key : hook,
-      name: options.name === undefined ? undefined : checkName(options.name),
+      name: options.name === undefined ? undefined : checkName('options.name', options.name),
       timeoutMs: options.timeoutMs === undefined ? this.#options.hookTimeoutMs : checkDuration('options.timeoutMs', options.timeoutMs, false),
       phase,
     };
@@ -619,8 +619,8 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
   }
 }
 
-function checkName(name: unknown): string {
-  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('options.name', `expected a non-empty string, got ${show(name)}`);
+function checkName(argument: string, name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError(argument, `expected a non-empty string, got ${show(name)}`);
   return name;
 }
 

@@ -70,13 +70,20 @@ function checkBoolean(name: string, value: unknown): boolean {
   return value;
 }
 
-/** Rejects anything that is not a plain options object, and keys that are not in `allowed`. */
-export function checkOptionsObject(name: string, value: unknown, allowed: ReadonlySet<string>): Record<string, unknown> {
+/**
+ * Rejects anything that is not a plain options object, and keys that are not in `allowed`, naming
+ * the nearest known key of a mistyped one. `call` names the function in the message when the
+ * argument's name alone does not (an adapter's `options`).
+ */
+export function checkOptionsObject(name: string, value: unknown, allowed: ReadonlySet<string>, call?: string): Record<string, unknown> {
+  const of = call === undefined ? '' : ` of ${call}`;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidArgumentError(name, `expected an options object, got ${show(value)}`);
+    throw new InvalidArgumentError(name, `expected an options object${of}, got ${show(value)}`);
   }
   for (const key in value) {
-    if (!allowed.has(key)) throw new InvalidArgumentError(`${name}.${key}`, `unknown option (known: ${[...allowed].join(', ')})`);
+    if (allowed.has(key)) continue;
+    const meant = nearest(key, allowed);
+    throw new InvalidArgumentError(`${name}.${key}`, `unknown option${of}${meant === undefined ? '' : `; did you mean '${meant}'?`} (known: ${[...allowed].join(', ')})`);
   }
   return value as Record<string, unknown>;
 }
@@ -184,4 +191,34 @@ export function show(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
   return String(value);
+}
+
+/** The candidate closest to `word` (case aside, a swap of two letters counting once), if close enough to be a typo. */
+function nearest(word: string, candidates: Iterable<string>): string | undefined {
+  const limit = Math.max(1, Math.floor(word.length / 3));
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance with adjacent transpositions (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let distance = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) distance = Math.min(distance, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = distance;
+    }
+  }
+  return rows[a.length]![b.length]!;
 }

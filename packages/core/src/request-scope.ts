@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
+import { show } from './options.js';
 import type { Unregister } from './types.js';
 
 /** What a request scope needs from its owner: whether shutdown has begun, and a set to join. */
@@ -41,7 +42,7 @@ export class RequestScope {
 
   /** Runs `fn` if shutdown begins before this response finishes; forgotten when it finishes. */
   onShutdown(fn: RequestShutdownHook): Unregister {
-    if (typeof fn !== 'function') throw new InvalidArgumentError('fn', `onShutdown expects a function, got ${typeof fn}`);
+    if (typeof fn !== 'function') throw new InvalidArgumentError('fn', `onShutdown expects a function, got ${show(fn)}`);
     if (this.#finished) return noop;
     const reason = this.#owner.shutdownReason;
     if (reason !== undefined) {

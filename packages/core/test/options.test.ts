@@ -1,5 +1,6 @@
 import { createLifecycle, Lifecycle } from '@lifespan/core';
 import type { LifecycleOptions, ShutdownHook } from '@lifespan/core';
+import { adapterLifecycle, createHealthProbe } from '@lifespan/core/http';
 import { createLogger, FakeProcess } from './fake-process';
 
 function setup(options: LifecycleOptions = {}): Lifecycle {
@@ -82,6 +83,25 @@ describe('createLifecycle(options)', () => {
     expect(thrownBy(() => createLifecycle('fast' as LifecycleOptions))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options' });
   });
 
+  it.each([
+    ['timeout', 'timeoutMs'],
+    ['drainDelay', 'drainDelayMs'],
+    ['signal', 'signals'],
+    ['timeoutms', 'timeoutMs'],
+    ['idelGraceMs', 'idleGraceMs'],
+    ['hookTimeout', 'hookTimeoutMs'],
+  ])('asks "did you mean" for the mistyped option %s', (typo, meant) => {
+    const error = thrownBy(() => createLifecycle({ [typo]: 5 } as LifecycleOptions));
+    expect(error).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: `options.${typo}` });
+    expect(error.message).toContain(`did you mean '${meant}'?`);
+  });
+
+  it('suggests nothing for an option that is no near miss, and still lists the known ones', () => {
+    const error = thrownBy(() => createLifecycle({ retries: 3 } as LifecycleOptions));
+    expect(error.message).not.toContain('did you mean');
+    expect(error.message).toContain('known: signals, timeoutMs');
+  });
+
   it('installs nothing on the process', () => {
     const before = ['SIGTERM', 'SIGINT', 'exit', 'uncaughtException', 'message'].map((event) => process.listenerCount(event));
     const lifecycle = createLifecycle();
@@ -116,7 +136,9 @@ describe('lifecycle.registerShutdown(hook, options)', () => {
     expect(error.message).toContain('cleanup');
   });
 
-  it('throws ERR_LIFESPAN_INVALID_ARG naming an unknown option', () => {
+  it('throws ERR_LIFESPAN_INVALID_ARG naming an unknown option, and the option meant', () => {
+    expect(thrownBy(() => lifecycle.registerShutdown(() => undefined, { keys: 'pool' } as never)).message).toContain("did you mean 'key'?");
+    expect(thrownBy(() => lifecycle.registerShutdown(() => undefined, { phsae: 'drain' } as never)).message).toContain("did you mean 'phase'?");
     expect(thrownBy(() => lifecycle.registerShutdown(() => undefined, { priority: 1 } as never))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options.priority' });
     expect(thrownBy(() => lifecycle.registerStartup(() => undefined, { phase: 'drain' } as never))).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options.phase' });
   });
@@ -172,5 +194,40 @@ describe('options.logger', () => {
     expect(logger.info).toHaveBeenCalledWith('lifespan: ready');
     expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('broken'), expect.objectContaining({ code: 'ERR_LIFESPAN_HOOK_FAILED' }));
     expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('with errors'));
+  });
+});
+
+describe('error.argument', () => {
+  const lifecycle = setup();
+  const shared = setup();
+  // One format everywhere: the parameter's name, then the path to the bad value inside it, as the
+  // user wrote the call; the function goes in the message when the name alone does not say it.
+  it.each<[string, () => unknown, string]>([
+    ['createLifecycle() option', () => createLifecycle({ timeout: 5 } as LifecycleOptions), 'options.timeout'],
+    ['createLifecycle() options', () => createLifecycle(5 as LifecycleOptions), 'options'],
+    ['registerShutdown() hook', () => lifecycle.registerShutdown(5 as never), 'hook'],
+    ['registerShutdown() option', () => lifecycle.registerShutdown(() => undefined, { name: '' }), 'options.name'],
+    ['registerHealthCheck() name', () => lifecycle.registerHealthCheck('', () => true), 'name'],
+    ['registerHealthCheck() check', () => lifecycle.registerHealthCheck('db', 5 as never), 'check'],
+    ['registerHealthCheck() option', () => lifecycle.registerHealthCheck('db', () => true, { timeout: 5 } as never), 'options.timeout'],
+    ['shutdown() reason', () => lifecycle.shutdown(5 as never), 'reason'],
+    ['attach() server', () => lifecycle.attach(5 as never), 'server'],
+    ["an adapter's unknown option", () => adapterLifecycle({ nope: 1 } as never, 'shutdownHooks()'), 'options.nope'],
+    ["an adapter's options.lifecycle", () => adapterLifecycle({ lifecycle: 5 as never }, 'shutdownHooks()'), 'options.lifecycle'],
+    ["an adapter's option beside { lifecycle }", () => adapterLifecycle({ lifecycle: shared, timeoutMs: 5 }, 'shutdownHooks()'), 'options.timeoutMs'],
+    ["an adapter's options.health", () => createHealthProbe(lifecycle, 5 as never), 'options.health'],
+    ["an adapter's options.health path", () => createHealthProbe(lifecycle, { readyPath: 'readyz' }), 'options.health.readyPath'],
+    ["an adapter's options.health option", () => createHealthProbe(lifecycle, { readPath: '/readyz' } as never), 'options.health.readPath'],
+  ])('names the argument of %s as a path from the parameter', (_what, call, argument) => {
+    const error = thrownBy(call);
+    expect(error).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG', argument });
+    expect(error.argument).toMatch(/^[a-z][A-Za-z]*(\.[A-Za-z]+)*$/);
+    expect(error.message.startsWith(`Invalid argument "${argument}": `)).toBe(true);
+  });
+
+  it("names the adapter in the message of an adapter's option, and the option meant", () => {
+    expect(thrownBy(() => adapterLifecycle({ drainDelay: 5 } as never, 'shutdownHooks()')).message).toContain("unknown option of shutdownHooks(); did you mean 'drainDelayMs'?");
+    expect(thrownBy(() => adapterLifecycle({ lifecycle: shared, timeoutMs: 5 }, 'shutdownHooks()')).message).toContain('in shutdownHooks()');
+    expect(thrownBy(() => createHealthProbe(lifecycle, { readPath: '/readyz' } as never)).message).toContain("did you mean 'readyPath'?");
   });
 });

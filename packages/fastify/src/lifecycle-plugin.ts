@@ -11,7 +11,7 @@ const pluginKeys = ['prefix', 'logLevel', 'logSerializers'];
 
 // Async, so that a bad option rejects `register()` rather than escaping as an uncaught exception.
 async function lifecyclePlugin(fastify: FastifyInstance, options: LifecyclePluginOptions): Promise<void> {
-  const lifecycle = adapterLifecycle(options, 'lifecycle plugin', pluginKeys);
+  const lifecycle = adapterLifecycle(options, 'the lifecycle plugin', pluginKeys);
   const probe = createHealthProbe(lifecycle, options.health);
   const members = requestMembers(lifecycle, 'raw');
 
