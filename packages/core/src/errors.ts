@@ -62,8 +62,9 @@ export class HookTimeoutError extends LifecycleError {
   constructor(
     readonly hookName: string,
     readonly timeoutMs: number,
+    readonly phase: string = 'close',
   ) {
-    super(`Shutdown hook "${hookName}" did not settle within ${timeoutMs} ms`);
+    super(`${phase === 'startup' ? 'Startup' : 'Shutdown'} hook "${hookName}" did not settle within ${timeoutMs} ms`);
   }
 }
 
@@ -153,14 +154,18 @@ export class RequestsAbortedError extends LifecycleError {
   }
 }
 
-/** A user health check failed or timed out; readiness reports its name. */
+/** A user health check failed or timed out (then `timeoutMs` is set); readiness reports its name. */
 export class HealthCheckFailedError extends LifecycleError {
   readonly code = 'ERR_LIFESPAN_HEALTH_CHECK_FAILED';
   constructor(
     readonly checkName: string,
     cause: unknown,
+    readonly timeoutMs?: number,
   ) {
-    super(`Health check "${checkName}" failed: ${describe(cause)}`, { cause });
+    super(
+      timeoutMs === undefined ? `Health check "${checkName}" failed: ${describe(cause)}` : `Health check "${checkName}" did not settle within ${timeoutMs} ms`,
+      cause === undefined ? undefined : { cause },
+    );
   }
 }
 

@@ -298,11 +298,10 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
     const failures = new Map<string, string>();
     await Promise.all(
       [...this.#healthChecks.values()].map(async (check) => {
-        const result = await runHook({ fn: ({ signal }) => check.fn(signal), name: check.name, phase: 'startup', timeoutMs: check.timeoutMs }, 'health', Infinity, Infinity);
-        if (result.status !== 'ok') {
-          const error = new HealthCheckFailedError(check.name, result.error?.cause ?? result.error);
-          failures.set(check.name, error.message);
-        }
+        const hook: RunnableHook = { fn: ({ signal }) => check.fn(signal), name: check.name, phase: 'startup', timeoutMs: check.timeoutMs };
+        const result = await runHook(hook, 'health', Infinity, Infinity, () => new HealthCheckFailedError(check.name, undefined, check.timeoutMs));
+        if (result.status === 'timeout') failures.set(check.name, result.error!.message);
+        else if (result.status !== 'ok') failures.set(check.name, new HealthCheckFailedError(check.name, result.error?.cause ?? result.error).message);
       }),
     );
     if (failures.size === 0) return base;

@@ -15,9 +15,16 @@ export const now = (): number => performance.now();
 
 /**
  * Runs one hook, never throwing: its own timeout and the global deadline (both in `now()` time)
- * bound it, and whatever it does ends up as a HookResult.
+ * bound it, and whatever it does ends up as a HookResult. `timedOut` makes the error of its own
+ * timeout, for what is not a lifecycle hook (a health check).
  */
-export async function runHook(hook: RunnableHook, reason: string, deadline: number, globalTimeoutMs: number): Promise<HookResult> {
+export async function runHook(
+  hook: RunnableHook,
+  reason: string,
+  deadline: number,
+  globalTimeoutMs: number,
+  timedOut: () => LifecycleError = () => new HookTimeoutError(hook.name, hook.timeoutMs, hook.phase),
+): Promise<HookResult> {
   const started = now();
   const remaining = deadline - started;
   if (remaining <= 0) {
@@ -27,17 +34,15 @@ export async function runHook(hook: RunnableHook, reason: string, deadline: numb
   const budget = cutByDeadline ? remaining : hook.timeoutMs;
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<'timeout'>((resolve) => {
+  const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(resolve, budget, 'timeout');
   });
   try {
     const context = { signal: controller.signal, reason, deadline: Date.now() + budget };
-    const outcome = await Promise.race([Promise.resolve().then(() => hook.fn(context)).then(() => 'ok' as const), timedOut]);
+    const outcome = await Promise.race([Promise.resolve().then(() => hook.fn(context)).then(() => 'ok' as const), timeout]);
     const durationMs = now() - started;
     if (outcome === 'ok') return { name: hook.name, phase: hook.phase, status: 'ok', durationMs };
-    const error: LifecycleError = cutByDeadline
-      ? new DeadlineExceededError(hook.name, globalTimeoutMs)
-      : new HookTimeoutError(hook.name, hook.timeoutMs);
+    const error: LifecycleError = cutByDeadline ? new DeadlineExceededError(hook.name, globalTimeoutMs) : timedOut();
     controller.abort(error);
     return { name: hook.name, phase: hook.phase, status: 'timeout', durationMs, error };
   } catch (cause) {

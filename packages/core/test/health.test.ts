@@ -60,6 +60,24 @@ describe('lifecycle.checkHealth(options)', () => {
     await lifecycle.shutdown();
   });
 
+  it('says that a check did not settle in time, as a health check (not a shutdown hook), also to the check', async () => {
+    const lifecycle = createLifecycle({ signals: false });
+    let reason: unknown;
+    const hang = (signal: AbortSignal): Promise<void> =>
+      new Promise((resolve) => {
+        signal.addEventListener('abort', () => {
+          reason = signal.reason;
+          resolve();
+        });
+      });
+    lifecycle.registerHealthCheck('cache', hang, { timeoutMs: 20 });
+    await lifecycle.start();
+    const health = await lifecycle.checkHealth({ details: true });
+    expect(health.details).toEqual({ cache: 'Health check "cache" did not settle within 20 ms' });
+    expect(reason).toMatchObject({ code: 'ERR_LIFESPAN_HEALTH_CHECK_FAILED', checkName: 'cache', timeoutMs: 20 });
+    await lifecycle.shutdown();
+  });
+
   it('stops running a check once it is unregistered', async () => {
     const lifecycle = createLifecycle({ signals: false });
     const unregister = lifecycle.registerHealthCheck('db', () => Promise.reject(new Error('down')));

@@ -232,6 +232,7 @@ describe('hook timeouts', () => {
     const outcome = started.then(() => undefined, (error: unknown) => error);
     await jest.advanceTimersByTimeAsync(50);
     expect(await outcome).toMatchObject({ code: 'ERR_LIFESPAN_STARTUP_FAILED', cause: { code: 'ERR_LIFESPAN_HOOK_TIMEOUT' } });
+    expect((await outcome as Error).message).toContain('Startup hook "connect" failed, so the lifecycle shut down: Startup hook "connect" did not settle within 50 ms');
   });
 });
 
