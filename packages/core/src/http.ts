@@ -70,6 +70,8 @@ export interface RequestMemberFunctions {
   readonly onShutdown: (this: object, fn: RequestShutdownHook) => Unregister;
   /** The `shutdownSignal` getter. */
   readonly shutdownSignal: (this: object) => AbortSignal;
+  /** The `shutdownSignal` setter: an assignment gives that one request its own value, as for a plain property. */
+  readonly setShutdownSignal: (this: object, value: unknown) => void;
 }
 
 /**
@@ -86,13 +88,17 @@ export function requestMembers(lifecycle: Lifecycle, rawKey?: 'req' | 'raw'): Re
     shutdownSignal: function shutdownSignal(this: object): AbortSignal {
       return lifecycle.requestScope(raw(this)).shutdownSignal;
     },
+    setShutdownSignal: function setShutdownSignal(this: object, value: unknown): void {
+      Object.defineProperty(this, 'shutdownSignal', { configurable: true, enumerable: true, writable: true, value });
+    },
   };
 }
 
 /**
  * Puts `registerShutdown`, `onShutdown`, `shutdownSignal` and `lifecycle` on a request prototype
  * (once per prototype), reading the node request from `this` or `this[rawKey]`, so that no
- * closure is made per request.
+ * closure is made per request. Like any property a framework puts there, each can be assigned:
+ * the request then has its own value (a middleware's `req.lifecycle = ...` must not throw).
  */
 export function defineRequestMembers(prototype: object, lifecycle: Lifecycle, rawKey?: 'req' | 'raw'): void {
   const holder = prototype as { [kMembers]?: Lifecycle };
@@ -102,8 +108,8 @@ export function defineRequestMembers(prototype: object, lifecycle: Lifecycle, ra
     [kMembers]: { value: lifecycle },
     registerShutdown: { configurable: true, writable: true, value: members.registerShutdown },
     onShutdown: { configurable: true, writable: true, value: members.onShutdown },
-    shutdownSignal: { configurable: true, get: members.shutdownSignal },
-    lifecycle: { configurable: true, value: lifecycle },
+    shutdownSignal: { configurable: true, get: members.shutdownSignal, set: members.setShutdownSignal },
+    lifecycle: { configurable: true, writable: true, value: lifecycle },
   });
 }
 

@@ -25,6 +25,13 @@ function factory(createApp: typeof express): CreateAdapterServer {
       res.write('data: open\n\n');
       req.shutdownSignal.addEventListener('abort', () => res.end('data: bye\n\n'), { once: true });
     });
+    app.get('/assign', (req, res) => {
+      const before = typeof req.shutdownSignal;
+      const members = req as unknown as Record<'shutdownSignal' | 'lifecycle', unknown>;
+      members.shutdownSignal = 'assigned';
+      members.lifecycle = 'assigned';
+      res.send(`${before}:${members.shutdownSignal === 'assigned' && members.lifecycle === 'assigned' ? 'assigned' : 'kept'}`);
+    });
     const server: Server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');
     lifecycle.attach(server);

@@ -21,7 +21,7 @@ async function lifecyclePlugin(fastify: FastifyInstance, options: LifecyclePlugi
   fastify.decorateRequest('registerShutdown', members.registerShutdown);
   fastify.decorateRequest('onShutdown', members.onShutdown);
   // A getter, as Fastify recommends for values built per request: nothing is allocated unless read.
-  fastify.decorateRequest('shutdownSignal', { getter: members.shutdownSignal });
+  fastify.decorateRequest('shutdownSignal', { getter: members.shutdownSignal, setter: members.setShutdownSignal });
 
   if (probe !== undefined) {
     fastify.addHook('onRequest', function healthProbe(request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {

@@ -27,6 +27,12 @@ function factory(createApp: () => FastifyInstance): CreateAdapterServer {
       request.shutdownSignal.addEventListener('abort', () => stream.end('data: bye\n\n'), { once: true });
       return reply.type('text/event-stream').send(stream);
     });
+    app.get('/assign', async (request) => {
+      const before = typeof request.shutdownSignal;
+      const members = request as unknown as Record<'shutdownSignal', unknown>;
+      members.shutdownSignal = 'assigned';
+      return `${before}:${members.shutdownSignal === 'assigned' ? 'assigned' : 'kept'}`;
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     return { server: app.server, close: () => app.close() };
   };

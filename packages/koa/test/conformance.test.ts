@@ -26,6 +26,16 @@ function factory(Application: typeof Koa): CreateAdapterServer {
           await released();
           ctx.body = 'slow';
           return;
+        case '/assign': {
+          const before = typeof ctx.shutdownSignal;
+          const targets = [ctx, ctx.request] as unknown as Record<'shutdownSignal' | 'lifecycle', unknown>[];
+          for (const target of targets) {
+            target.shutdownSignal = 'assigned';
+            target.lifecycle = 'assigned';
+          }
+          ctx.body = `${before}:${targets.every((target) => target.shutdownSignal === 'assigned' && target.lifecycle === 'assigned') ? 'assigned' : 'kept'}`;
+          return;
+        }
         case '/sse': {
           const stream = new PassThrough();
           ctx.type = 'text/event-stream';

@@ -27,6 +27,10 @@ export interface SuiteContext {
  * - `GET /slow`: `onShutdown(() => record('slow:scope'))`, awaits `released()`, then 200 `slow`.
  * - `GET /sse`: 200 `text/event-stream`, writes `data: open\n\n`, and on `shutdownSignal` abort ends
  *   with `data: bye\n\n`.
+ * - `GET /assign`: reads `typeof shutdownSignal`, assigns the string `'assigned'` to every member the
+ *   adapter puts on its request objects that a middleware might set (`shutdownSignal`, and
+ *   `lifecycle` where the request has it), and answers `<typeof before>:assigned` if each reads back
+ *   as assigned (`<typeof before>:kept` otherwise).
  */
 export interface AdapterServer {
   /** The node server, listening on 127.0.0.1 and attached to the lifecycle. */
@@ -171,6 +175,16 @@ export function defineAdapterSuite(name: string, createServer: CreateAdapterServ
         const report = await app.lifecycle.shutdown();
         expect(report.http.abortedRequests).toBe(0);
         expect(report.ok).toBe(true);
+      });
+    });
+
+    describe('request members', () => {
+      it('can be assigned by a middleware: that request gets its own value, the next one the member', async () => {
+        const app = await start();
+        await request(app.server).get('/assign').expect(200, 'object:assigned');
+        await request(app.server).get('/assign').expect(200, 'object:assigned');
+        await request(app.server).get('/register').expect(200);
+        expect(app.lifecycle.hookCount).toBe(1);
       });
     });
 

@@ -25,6 +25,13 @@ defineAdapterSuite('node:http', async ({ lifecycle, health, record, released }) 
       req.onShutdown(() => record('slow:scope'));
       void released().then(() => res.end('slow'));
     },
+    '/assign': (req, res) => {
+      const before = typeof req.shutdownSignal;
+      const members = req as unknown as Record<'shutdownSignal' | 'lifecycle', unknown>;
+      members.shutdownSignal = 'assigned';
+      members.lifecycle = 'assigned';
+      res.end(`${before}:${members.shutdownSignal === 'assigned' && members.lifecycle === 'assigned' ? 'assigned' : 'kept'}`);
+    },
     '/sse': (req, res) => {
       const stream = new PassThrough();
       res.writeHead(200, { 'content-type': 'text/event-stream' });
