@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 // What `npm publish` would ship, checked on the built packages: only the builds, the README, the
 // licence and the manifest; both module systems resolving to the right files with the right
@@ -36,7 +37,8 @@ describe.each(published)('npm pack of @lifespan/%s', (name) => {
   it('contains only the ESM and CommonJS builds, the README, the LICENSE and the manifest', () => {
     const files = packedFiles(name);
     expect(files).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json']));
-    const unexpected = files.filter((file) => !['README.md', 'package.json', 'LICENSE', 'CHANGELOG.md'].includes(file) && !/^dist\/(esm|cjs)\/[\w.-]+\.(js|d\.ts)$/.test(file) && file !== 'dist/cjs/package.json');
+    const extra = ['README.md', 'package.json', 'LICENSE', 'CHANGELOG.md', 'dist/cjs/package.json', ...(name === 'core' ? ['http/package.json'] : [])];
+    const unexpected = files.filter((file) => !extra.includes(file) && !/^dist\/(esm|cjs)\/[\w.-]+\.(js|d\.ts)$/.test(file));
     expect(unexpected).toEqual([]);
   });
 
@@ -86,3 +88,45 @@ describe('engines of every package.json', () => {
     expect(manifest.engines?.node).toBe(tested);
   });
 });
+
+describe('the published packages without their exports field (Jest before 28, other Node10-style resolvers)', () => {
+  let dir: string;
+  beforeAll(() => {
+    // What such a resolver sees: the packed files, `main`, and no `exports`. Node's own require
+    // resolves a package without `exports` the same legacy way, so a child process shows it.
+    dir = mkdtempSync(join(tmpdir(), 'lifespan-no-exports-'));
+    for (const name of published) {
+      const target = join(dir, 'node_modules', '@lifespan', name);
+      for (const file of packedFiles(name)) {
+        mkdirSync(dirname(join(target, file)), { recursive: true });
+        cpSync(join(root, 'packages', name, file), join(target, file));
+      }
+      const manifest = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')) as { exports?: unknown };
+      delete manifest.exports;
+      writeFileSync(join(target, 'package.json'), JSON.stringify(manifest));
+    }
+    for (const framework of ['express', 'koa', 'fastify', 'fastify-plugin']) {
+      symlinkSync(realpathSync(join(root, 'node_modules', framework)), join(dir, 'node_modules', framework), 'dir');
+    }
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('finds @lifespan/core/http through its fallback file, and every adapter loads', () => {
+    const script = `
+      const http = require('@lifespan/core/http');
+      const loaded = { http: typeof http.adapterLifecycle, at: require.resolve('@lifespan/core/http') };
+      loaded.express = typeof require('@lifespan/express').shutdownHooks;
+      loaded.koa = typeof require('@lifespan/koa').shutdownHooks;
+      loaded.fastify = typeof require('@lifespan/fastify').lifecycle;
+      process.stdout.write(JSON.stringify(loaded));`;
+    const output = execFileSync(process.execPath, ['-e', script], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+    expect(JSON.parse(output)).toEqual({
+      http: 'function',
+      at: join(realpathSync(dir), 'node_modules', '@lifespan', 'core', 'dist', 'cjs', 'http.js'),
+      express: 'function',
+      koa: 'function',
+      fastify: 'function',
+    });
+  });
+});
+
