@@ -3,6 +3,13 @@ import type { Lifecycle } from '@lifespan/core';
 import { adapterLifecycle, createHealthProbe, defineRequestMembers, middlewareDone } from '@lifespan/core/http';
 import type { AdapterOptions } from '@lifespan/core/http';
 
+// Set on the app's request object (every req's prototype) once the middleware has nothing left to
+// do for that app; where its layer cannot leave (mounted in a sub-router) a request pays this read.
+const kSettled = Symbol('@lifespan/express.settled');
+interface Settled {
+  [kSettled]?: Lifecycle;
+}
+
 /** Options of `shutdownHooks()`: every lifecycle option, or `{ lifecycle }` to share one, plus probe routes. */
 export type ShutdownHooksOptions = AdapterOptions;
 
@@ -24,15 +31,21 @@ export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMidd
   const lifecycle = adapterLifecycle(options, 'shutdownHooks()');
   const probe = createHealthProbe(lifecycle, options?.health);
   const middleware = function shutdownHooks(req: Request, res: Response, next: NextFunction): void {
+    if ((req as Settled)[kSettled] === lifecycle) return next();
     // Express sets each request's prototype to the app's request object: the members live there,
     // defined by the first request (a later one only pays for the own-property check).
-    defineRequestMembers(Object.getPrototypeOf(req) as object, lifecycle);
+    const appRequest = Object.getPrototypeOf(req) as object;
+    defineRequestMembers(appRequest, lifecycle);
     // Before the probe: the first request is often a probe (a load balancer waits for readiness
     // before it sends traffic), and it must attach the server, or readiness never comes. Probe
     // paths are never tracked as in-flight work.
     lifecycle.trackRequest(req, res);
-    // Express charges every request for each layer it walks: a layer with no work left leaves.
-    if (middlewareDone(lifecycle, req, probe)) leaveRouter(req.app, middleware);
+    if (middlewareDone(lifecycle, req, probe)) {
+      Object.defineProperty(appRequest, kSettled, { configurable: true, value: lifecycle });
+      // Express charges every request for each layer it walks: a layer with no work left leaves,
+      // tried once per app.
+      leaveRouter(req.app, middleware);
+    }
     const answer = probe?.(req.method, req.url);
     if (answer !== undefined) {
       answer.then((probed) => void res.writeHead(probed.status, probed.headers).end(probed.body), next);
@@ -50,7 +63,7 @@ interface Router {
 /**
  * Takes `handle`'s layer out of the app's router (`app.router` in Express 5, `app._router` in 4).
  * A new array, not a splice: requests being routed keep walking the array they started with.
- * Mounted in a sub-router, the layer is not found there and simply stays.
+ * Mounted in a sub-router, the layer is not found there and stays, settled.
  */
 function leaveRouter(app: Application, handle: unknown): void {
   const router = ((app as { _router?: Router })._router ?? (app as { router?: Router }).router) as Router | undefined;

@@ -1,9 +1,14 @@
 import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import express4 from 'express4';
 import request from 'supertest';
 import { createLifecycle } from '@lifespan/core';
+import type { Lifecycle } from '@lifespan/core';
 import { shutdownHooks } from '@lifespan/express';
+import type { ShutdownHooksOptions } from '@lifespan/express';
+import { get } from '@lifespan/testsuite';
 
 describe('shutdownHooks(options)', () => {
   it('returns a named middleware carrying its lifecycle', async () => {
@@ -59,51 +64,131 @@ describe('shutdownHooks(options)', () => {
   });
 });
 
-describe('shutdownHooks() on an attached server', () => {
+describe('shutdownHooks() after the first request', () => {
   const majors = [
-    ['Express 5', express, (app: express.Express) => (app as unknown as { router: { stack: { handle: unknown }[] } }).router.stack],
-    ['Express 4', express4 as unknown as typeof express, (app: express.Express) => (app as unknown as { _router: { stack: { handle: unknown }[] } })._router.stack],
+    ['Express 5', express],
+    ['Express 4', express4 as unknown as typeof express],
   ] as const;
+  const mounts = ['the app', 'an express.Router()'] as const;
+  const cases = majors.flatMap(([name, createApp]) => mounts.flatMap((mount) => [true, false].map((attached) => [name, mount, attached ? 'attached' : 'lazily attached', createApp] as const)));
 
-  it.each(majors)('%s: leaves the router after the first request, and the members stay', async (_name, createApp, stackOf) => {
+  interface App {
+    readonly url: string;
+    readonly lifecycle: Lifecycle;
+    readonly calls: string[];
+    readonly router: { stack: unknown[] };
+    release(): void;
+    close(): Promise<void>;
+  }
+
+  /** An app with `GET <prefix>/` and `GET <prefix>/slow` (held until release()), the middleware mounted on the app or in a router at /api. */
+  async function serve(createApp: typeof express, mount: (typeof mounts)[number], attach: boolean, options: ShutdownHooksOptions = { signals: false }): Promise<App> {
     const app = createApp();
-    const hooks = shutdownHooks({ signals: false });
-    app.use(hooks);
-    app.get('/', (req, res) => {
+    const hooks = shutdownHooks(options);
+    const calls: string[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const routes = mount === 'the app' ? app : createApp.Router();
+    routes.use(hooks);
+    routes.get('/', (req, res) => {
       req.registerShutdown(() => undefined, { key: 'pool' });
-      res.json({ lifecycle: req.lifecycle === hooks.lifecycle, aborted: req.shutdownSignal.aborted, inFlight: hooks.lifecycle.inFlight });
+      res.json({ lifecycle: req.lifecycle === hooks.lifecycle, aborted: req.shutdownSignal.aborted });
     });
+    routes.get('/slow', (req, res) => {
+      req.onShutdown(() => void calls.push('scope'));
+      void released.then(() => res.send('slow'));
+    });
+    if (routes !== app) app.use('/api', routes);
     const server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    hooks.lifecycle.attach(server);
-    expect(stackOf(app).some((layer) => layer.handle === hooks)).toBe(true);
-    const first = await request(server).get('/').expect(200);
-    expect(stackOf(app).some((layer) => layer.handle === hooks)).toBe(false);
-    const second = await request(server).get('/').expect(200);
-    expect([first.body, second.body]).toEqual([
-      { lifecycle: true, aborted: false, inFlight: 1 },
-      { lifecycle: true, aborted: false, inFlight: 1 },
-    ]);
-    expect(hooks.lifecycle.hookCount).toBe(1);
-    await hooks.lifecycle.shutdown();
+    if (attach) hooks.lifecycle.attach(server);
+    const { port } = server.address() as AddressInfo;
+    const prefix = mount === 'the app' ? '' : '/api';
+    const router = ((app as unknown as { _router?: App['router'] })._router ?? (app as unknown as { router: App['router'] }).router);
+    return {
+      url: `http://127.0.0.1:${port}${prefix}`,
+      lifecycle: hooks.lifecycle,
+      calls,
+      router,
+      release,
+      close: async () => {
+        release();
+        await hooks.lifecycle.shutdown();
+        if (server.listening) await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  it.each(cases)('%s, mounted on %s, %s: a request in flight at shutdown gets Connection: close, its onShutdown, and is counted', async (_name, mount, attachment, createApp) => {
+    const app = await serve(createApp, mount, attachment === 'attached');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 3; i++) expect(JSON.parse((await get(`${app.url}/`, agent)).body)).toEqual({ lifecycle: true, aborted: false });
+      const slow = get(`${app.url}/slow`, agent);
+      while (app.lifecycle.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const listenerClosed = new Promise((resolve) => app.lifecycle.once('drain', resolve));
+      const shutdown = app.lifecycle.shutdown();
+      await listenerClosed;
+      app.release();
+      const reply = await slow;
+      expect({ status: reply.status, body: reply.body, connection: reply.headers.connection }).toEqual({ status: 200, body: 'slow', connection: 'close' });
+      expect(app.calls).toEqual(['scope']);
+      expect((await shutdown).http).toMatchObject({ inFlightAtStart: 1, completedDuringDrain: 1 });
+      expect(app.lifecycle.hookCount).toBe(1);
+    } finally {
+      agent.destroy();
+      await app.close();
+    }
   });
 
-  it.each(majors)('%s: stays in the router while the server is only lazily attached, or answers probes', async (_name, createApp, stackOf) => {
-    const lazyApp = createApp();
-    const lazy = shutdownHooks({ signals: false });
-    lazyApp.use(lazy);
-    lazyApp.get('/', (_req, res) => void res.send('ok'));
-    await request(lazyApp).get('/').expect(200, 'ok');
-    expect(stackOf(lazyApp).some((layer) => layer.handle === lazy)).toBe(true);
+  it.each(majors)('%s: mounted in an express.Router() on an attached server, does not read the app router for every request', async (_name, createApp) => {
+    const app = await serve(createApp, 'an express.Router()', true);
+    // Express reads its router's stack once per request to route it; count the reads beyond that.
+    let reads = 0;
+    let stack = app.router.stack;
+    Object.defineProperty(app.router, 'stack', {
+      configurable: true,
+      get: () => (reads++, stack),
+      set: (value: unknown[]) => void (stack = value),
+    });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 50; i++) expect((await get(`${app.url}/`, agent)).status).toBe(200);
+      expect(reads).toBeLessThan(50 + 10);
+    } finally {
+      agent.destroy();
+      await app.close();
+    }
+  });
 
-    const probedApp = createApp();
-    const probed = shutdownHooks({ signals: false, health: { readyPath: '/readyz' } });
-    probedApp.use(probed);
-    const server = probedApp.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    probed.lifecycle.attach(server);
-    await request(server).get('/readyz').expect(200);
-    expect(stackOf(probedApp).some((layer) => layer.handle === probed)).toBe(true);
-    await Promise.all([lazy.lifecycle.shutdown(), probed.lifecycle.shutdown()]);
+  it.each(majors)('%s: still answers probe routes on every request of an attached server', async (_name, createApp) => {
+    const app = await serve(createApp, 'the app', true, { signals: false, health: { readyPath: '/readyz' } });
+    try {
+      await app.lifecycle.start();
+      for (let i = 0; i < 3; i++) {
+        const probe = await get(`${app.url}/readyz`);
+        expect({ status: probe.status, ready: (JSON.parse(probe.body) as { ready: boolean }).ready }).toEqual({ status: 200, ready: true });
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe("shutdownHooks() and the app's router settings", () => {
+  // Express builds the app's router, with 'strict routing' and 'case sensitive routing', at the
+  // first app.use() or route: set them before app.use(hooks), as before any middleware.
+  it.each([
+    ['Express 5', express],
+    ['Express 4', express4 as unknown as typeof express],
+  ] as const)('%s: honours strict routing set before app.use(hooks)', async (_name, createApp) => {
+    const app = createApp();
+    app.set('strict routing', true);
+    const hooks = shutdownHooks({ signals: false });
+    app.use(hooks);
+    app.get('/users', (_req, res) => void res.send('users'));
+    await request(app).get('/users').expect(200, 'users');
+    await request(app).get('/users/').expect(404);
+    await hooks.lifecycle.shutdown();
   });
 });

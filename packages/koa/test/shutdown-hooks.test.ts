@@ -1,9 +1,14 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
+import Koa2 from 'koa2';
 import request from 'supertest';
 import { createLifecycle } from '@lifespan/core';
+import type { Lifecycle } from '@lifespan/core';
 import { shutdownHooks } from '@lifespan/koa';
+import type { ShutdownHooksOptions } from '@lifespan/koa';
+import { get } from '@lifespan/testsuite';
 
 describe('shutdownHooks(options)', () => {
   it('returns a named middleware carrying its lifecycle', async () => {
@@ -56,58 +61,88 @@ describe('shutdownHooks(options)', () => {
   });
 });
 
-describe('shutdownHooks() on an attached server', () => {
-  const serve = async (app: Koa): Promise<Server> => {
+describe('shutdownHooks() after the first request', () => {
+  const majors = [
+    ['Koa 3', Koa],
+    ['Koa 2', Koa2 as unknown as typeof Koa],
+  ] as const;
+  const cases = majors.flatMap(([name, Application]) => [true, false].map((attached) => [name, attached ? 'attached' : 'lazily attached', Application] as const));
+
+  interface App {
+    readonly url: string;
+    readonly lifecycle: Lifecycle;
+    readonly calls: string[];
+    release(): void;
+    close(): Promise<void>;
+  }
+
+  /** An app with `GET /` and `GET /slow` (held until release()). */
+  async function serve(Application: typeof Koa, attach: boolean, options: ShutdownHooksOptions = { signals: false }): Promise<App> {
+    const app = new Application();
+    const hooks = shutdownHooks(options);
+    const calls: string[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    app.use(hooks);
+    app.use(async (ctx) => {
+      if (ctx.path === '/slow') {
+        ctx.onShutdown(() => void calls.push('scope'));
+        await released;
+        ctx.body = 'slow';
+        return;
+      }
+      ctx.registerShutdown(() => undefined, { key: 'pool' });
+      ctx.body = { lifecycle: ctx.request.lifecycle === hooks.lifecycle, aborted: ctx.shutdownSignal.aborted };
+    });
     const server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    return server;
-  };
+    if (attach) hooks.lifecycle.attach(server);
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      lifecycle: hooks.lifecycle,
+      calls,
+      release,
+      close: async () => {
+        release();
+        await hooks.lifecycle.shutdown();
+        if (server.listening) await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
 
-  it('only passes requests on after the first one, and the members stay', async () => {
-    const app = new Koa();
-    const hooks = shutdownHooks({ signals: false });
-    const track = jest.spyOn(hooks.lifecycle, 'trackRequest');
-    app.use(hooks);
-    app.use((ctx) => {
-      ctx.registerShutdown(() => undefined, { key: 'pool' });
-      ctx.body = { lifecycle: ctx.request.lifecycle === hooks.lifecycle, aborted: ctx.shutdownSignal.aborted, inFlight: hooks.lifecycle.inFlight };
-    });
-    const server = await serve(app);
-    hooks.lifecycle.attach(server);
+  it.each(cases)('%s, %s: a request in flight at shutdown gets Connection: close, its onShutdown, and is counted', async (_name, attachment, Application) => {
+    const app = await serve(Application, attachment === 'attached');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const replies: unknown[] = [];
-      for (let i = 0; i < 3; i++) replies.push((await request(server).get('/').expect(200)).body);
-      expect(replies).toEqual(Array.from({ length: 3 }, () => ({ lifecycle: true, aborted: false, inFlight: 1 })));
-      expect(track).toHaveBeenCalledTimes(1);
-      expect(hooks.lifecycle.hookCount).toBe(1);
+      for (let i = 0; i < 3; i++) expect(JSON.parse((await get(`${app.url}/`, agent)).body)).toEqual({ lifecycle: true, aborted: false });
+      const slow = get(`${app.url}/slow`, agent);
+      while (app.lifecycle.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const listenerClosed = new Promise((resolve) => app.lifecycle.once('drain', resolve));
+      const shutdown = app.lifecycle.shutdown();
+      await listenerClosed;
+      app.release();
+      const reply = await slow;
+      expect({ status: reply.status, body: reply.body, connection: reply.headers.connection }).toEqual({ status: 200, body: 'slow', connection: 'close' });
+      expect(app.calls).toEqual(['scope']);
+      expect((await shutdown).http).toMatchObject({ inFlightAtStart: 1, completedDuringDrain: 1 });
+      expect(app.lifecycle.hookCount).toBe(1);
     } finally {
-      await hooks.lifecycle.shutdown();
+      agent.destroy();
+      await app.close();
     }
   });
 
-  it('keeps working on every request while the server is only lazily attached, or answers probes', async () => {
-    const lazyApp = new Koa();
-    const lazy = shutdownHooks({ signals: false });
-    const lazyTrack = jest.spyOn(lazy.lifecycle, 'trackRequest');
-    lazyApp.use(lazy);
-    lazyApp.use((ctx) => void (ctx.body = 'ok'));
-    const probedApp = new Koa();
-    const probed = shutdownHooks({ signals: false, health: { readyPath: '/readyz' } });
-    const probedTrack = jest.spyOn(probed.lifecycle, 'trackRequest');
-    probedApp.use(probed);
-    probedApp.use((ctx) => void (ctx.body = 'ok'));
+  it.each(majors)('%s: still answers probe routes on every request of an attached server', async (_name, Application) => {
+    const app = await serve(Application, true, { signals: false, health: { readyPath: '/readyz' } });
     try {
-      const lazyServer = await serve(lazyApp);
-      for (let i = 0; i < 2; i++) await request(lazyServer).get('/').expect(200, 'ok');
-      expect(lazyTrack).toHaveBeenCalledTimes(2);
-
-      const probedServer = await serve(probedApp);
-      probed.lifecycle.attach(probedServer);
-      await request(probedServer).get('/').expect(200, 'ok');
-      await request(probedServer).get('/readyz').expect(200);
-      expect(probedTrack).toHaveBeenCalledTimes(2);
+      await app.lifecycle.start();
+      for (let i = 0; i < 3; i++) {
+        const probe = await get(`${app.url}/readyz`);
+        expect({ status: probe.status, ready: (JSON.parse(probe.body) as { ready: boolean }).ready }).toEqual({ status: 200, ready: true });
+      }
     } finally {
-      await Promise.all([lazy.lifecycle.shutdown(), probed.lifecycle.shutdown()]);
+      await app.close();
     }
   });
 });
