@@ -27,10 +27,18 @@ interface PackFile {
   path: string;
 }
 
+const packed = new Map<string, string[]>();
+
+/** What `npm pack` would put in the tarball (asked once per package). */
 function packedFiles(name: string): string[] {
-  const output = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: join(root, 'packages', name), encoding: 'utf8' });
-  const [pack] = JSON.parse(output) as [{ files: PackFile[] }];
-  return pack.files.map((file) => file.path).sort();
+  let files = packed.get(name);
+  if (files === undefined) {
+    const output = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: join(root, 'packages', name), encoding: 'utf8' });
+    const [pack] = JSON.parse(output) as [{ files: PackFile[] }];
+    files = pack.files.map((file) => file.path).sort();
+    packed.set(name, files);
+  }
+  return files;
 }
 
 describe.each(published)('npm pack of @lifespan/%s', (name) => {
