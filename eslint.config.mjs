@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 // Adapters translate framework objects into core calls; every decision (timers, process
@@ -31,6 +32,19 @@ export default tseslint.config(
     },
   },
   { files: ['packages/core/src/**/*.ts'], rules: { 'no-console': 'error' } },
+  {
+    // A module cycle makes load order decide which imports are still undefined; sources import
+    // siblings as './x.js' (Node ESM rules), which are the .ts files here. Type-only imports have
+    // no run-time effect and are not followed.
+    files: ['packages/*/src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createNodeResolver({ extensionAlias: { '.js': ['.ts', '.js'] } })],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/extensions': ['.ts', '.js'],
+    },
+    rules: { 'import-x/no-cycle': 'error' },
+  },
   { files: ['packages/{express,koa,fastify}/src/**/*.ts'], rules: adapterRules },
   { files: ['**/*.cjs'], languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
 );
