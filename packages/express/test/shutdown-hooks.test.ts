@@ -8,7 +8,7 @@ import { createLifecycle } from '@lifespan/core';
 import type { Lifecycle } from '@lifespan/core';
 import { shutdownHooks } from '@lifespan/express';
 import type { ShutdownHooksOptions } from '@lifespan/express';
-import { get } from '@lifespan/testsuite';
+import { get, shutdownWithRequestInFlight } from '@lifespan/testsuite';
 
 describe('shutdownHooks(options)', () => {
   it('returns a named middleware carrying its lifecycle', async () => {
@@ -121,22 +121,11 @@ describe('shutdownHooks() after the first request', () => {
 
   it.each(cases)('%s, mounted on %s, %s: a request in flight at shutdown gets Connection: close, its onShutdown, and is counted', async (_name, mount, attachment, createApp) => {
     const app = await serve(createApp, mount, attachment === 'attached');
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      for (let i = 0; i < 3; i++) expect(JSON.parse((await get(`${app.url}/`, agent)).body)).toEqual({ lifecycle: true, aborted: false });
-      const slow = get(`${app.url}/slow`, agent);
-      while (app.lifecycle.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-      const listenerClosed = new Promise((resolve) => app.lifecycle.once('drain', resolve));
-      const shutdown = app.lifecycle.shutdown();
-      await listenerClosed;
-      app.release();
-      const reply = await slow;
-      expect({ status: reply.status, body: reply.body, connection: reply.headers.connection }).toEqual({ status: 200, body: 'slow', connection: 'close' });
-      expect(app.calls).toEqual(['scope']);
-      expect((await shutdown).http).toMatchObject({ inFlightAtStart: 1, completedDuringDrain: 1 });
-      expect(app.lifecycle.hookCount).toBe(1);
+      const { earlier } = await shutdownWithRequestInFlight(app, 3);
+      expect(earlier.map((reply) => JSON.parse(reply.body) as unknown)).toEqual(earlier.map(() => ({ lifecycle: true, aborted: false })));
+      expect([app.calls, app.lifecycle.hookCount]).toEqual([['scope'], 1]);
     } finally {
-      agent.destroy();
       await app.close();
     }
   });
