@@ -149,19 +149,6 @@ describe('shutdownHooks() after the first request', () => {
       await app.close();
     }
   });
-
-  it.each(majors)('%s: still answers probe routes on every request of an attached server', async (_name, createApp) => {
-    const app = await serve(createApp, 'the app', true, { signals: false, health: { readyPath: '/readyz' } });
-    try {
-      await app.lifecycle.start();
-      for (let i = 0; i < 3; i++) {
-        const probe = await get(`${app.url}/readyz`);
-        expect({ status: probe.status, ready: (JSON.parse(probe.body) as { ready: boolean }).ready }).toEqual({ status: 200, ready: true });
-      }
-    } finally {
-      await app.close();
-    }
-  });
 });
 
 describe("shutdownHooks() and the app's router settings", () => {
