@@ -120,12 +120,14 @@ export function defineAdapterSuite(name: string, createServer: CreateAdapterServ
     });
 
     describe('req.registerShutdown(hook, { key })', () => {
-      it('keeps one hook across 10,000 requests', async () => {
+      // 500 requests prove the adapter's path (a new closure, one key, many requests); the million-call
+      // property of the registry itself is core's test (registry.test.ts).
+      it('keeps one hook across 500 requests', async () => {
         const app = await start();
         const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
         let next = 0;
         const worker = async (): Promise<void> => {
-          while (next < 10_000) {
+          while (next < 500) {
             next++;
             const reply = await get(`${app.url}/register`, agent);
             if (reply.status !== 200) throw new Error(`status ${reply.status}`);
@@ -136,7 +138,7 @@ export function defineAdapterSuite(name: string, createServer: CreateAdapterServ
         expect(app.lifecycle.hookCount).toBe(1);
         await app.lifecycle.shutdown();
         expect(app.count('hook')).toBe(1);
-      }, 60_000);
+      });
     });
 
     describe('req.onShutdown(fn)', () => {
