@@ -15,6 +15,7 @@ import {
 } from './errors.js';
 import type { LifecycleError } from './errors.js';
 import { HttpDrainer } from './http-drain.js';
+import { applyKeepAliveTimeout } from './keep-alive.js';
 import type { DrainableServer } from './http-drain.js';
 import { checkDuration, checkOptionsObject, checkServer, resolveOptions, show } from './options.js';
 import type { ResolvedOptions } from './options.js';
@@ -382,6 +383,8 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
   #attach(server: DrainableServer, explicit: boolean): void {
     const drainer = this.#drainer ?? this.#createDrainer();
     if (!drainer.attach(server, explicit)) return;
+    const { keepAliveTimeoutMs } = this.#options;
+    if (keepAliveTimeoutMs !== false) applyKeepAliveTimeout(server, keepAliveTimeoutMs);
     this.#joinProcess();
     if (this.#state === 'created') {
       // Readiness means "startup done and listening": start once the server listens.

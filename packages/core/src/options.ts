@@ -11,6 +11,7 @@ export interface ResolvedOptions {
   readonly drainDelayMs: number;
   readonly drainTimeoutMs: number;
   readonly idleGraceMs: number;
+  readonly keepAliveTimeoutMs: number | false;
   readonly hookConcurrency: number;
   readonly maxHooks: number;
   readonly logger: Logger | undefined;
@@ -29,6 +30,7 @@ export const defaultOptions: ResolvedOptions = {
   drainDelayMs: 0,
   drainTimeoutMs: 10_000,
   idleGraceMs: 25,
+  keepAliveTimeoutMs: 65_000,
   hookConcurrency: 1,
   maxHooks: 100,
   logger: undefined,
@@ -102,6 +104,7 @@ export function resolveOptions(options: LifecycleOptions | undefined, extraKeys:
     drainDelayMs: pick('drainDelayMs', checkDuration),
     drainTimeoutMs: pick('drainTimeoutMs', checkDuration),
     idleGraceMs: pick('idleGraceMs', checkDuration),
+    keepAliveTimeoutMs: pick('keepAliveTimeoutMs', checkKeepAliveTimeout),
     hookConcurrency: pick('hookConcurrency', checkCount),
     maxHooks: pick('maxHooks', checkCount),
     logger: pick('logger', checkLogger),
@@ -112,6 +115,20 @@ export function resolveOptions(options: LifecycleOptions | undefined, extraKeys:
     pm2: pick('pm2', checkBoolean),
   };
   return resolved;
+}
+
+/** Longer than any balancer's idle timeout; past 2^31 ms Node's timers would fire after 1 ms instead. */
+const maxKeepAliveTimeoutMs = 86_400_000;
+
+function checkKeepAliveTimeout(name: string, value: unknown): number | false {
+  if (value === false) return false;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > maxKeepAliveTimeoutMs) {
+    throw new InvalidArgumentError(
+      name,
+      `expected false or milliseconds from 1 to ${maxKeepAliveTimeoutMs} (longer than the idle timeout of the load balancer in front, e.g. 65_000 behind AWS ALB or nginx), got ${show(value)}`,
+    );
+  }
+  return value;
 }
 
 // The kernel never lets a process handle these; process.on() would throw EINVAL from uv_signal_start.

@@ -132,6 +132,15 @@ export interface LifecycleOptions {
   drainTimeoutMs?: number;
   /** How long a connection must be idle during the drain before it is closed. @default 25 */
   idleGraceMs?: number;
+  /**
+   * Keep connections without traffic open at least this long (`server.keepAliveTimeout`, with
+   * `headersTimeout` and `requestTimeout` raised to match) on every attached server, so that a load
+   * balancer in front, whose idle timeout must be shorter, closes them first and never sends a
+   * request on a connection Node is closing (a 502). Raises, never lowers; `false` leaves the
+   * server's timeouts alone. Set it above the balancer's idle timeout: 620_000 behind Google Cloud's.
+   * @default 65_000
+   */
+  keepAliveTimeoutMs?: number | false;
   /** How many hooks of one phase may run at once. @default 1 */
   hookConcurrency?: number;
   /** Distinct hooks after which one leak warning is emitted. @default 100 */
