@@ -75,7 +75,7 @@ describe('createLifecycle({ keepAliveTimeoutMs })', () => {
       const keepAlive = await new Promise<string | undefined>((resolve, reject) => {
         http.get({ host: '127.0.0.1', port, agent }, (res) => {
           res.resume();
-          res.on('end', () => resolve(res.headers['keep-alive']));
+          res.on('end', () => resolve(String(res.headers['keep-alive'])));
         }).on('error', reject);
       });
       expect(armed).toEqual([90_000 + bufferOf(server)]);

@@ -8,6 +8,8 @@ export interface KeepAliveLoadOptions {
   maxDurationMs?: number;
   /** Time one request may take before it counts as failed. @default 3_000 */
   requestTimeoutMs?: number;
+  /** Methods taken in turn by each loop; a POST sends a small JSON body. @default ['GET'] */
+  methods?: readonly ('GET' | 'POST')[];
 }
 
 /** What the clients saw. */
@@ -24,6 +26,8 @@ export interface LoadResult {
 export interface KeepAliveLoad {
   /** Requests answered so far. */
   readonly ok: number;
+  /** Requests answered so far by the instance with this `pid`. */
+  answeredBy(pid: number): number;
   /** Stops starting requests, waits for those in flight, closes the connections. */
   stop(): Promise<LoadResult>;
 }
@@ -36,13 +40,15 @@ export function keepAliveLoad(url: string, options: KeepAliveLoadOptions = {}): 
   const concurrency = options.concurrency ?? 20;
   const deadline = performance.now() + (options.maxDurationMs ?? 4000);
   const requestTimeoutMs = options.requestTimeoutMs ?? 3000;
+  const methods = options.methods ?? ['GET'];
+  const body = JSON.stringify({ payload: 'x'.repeat(64) });
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const failed: string[] = [];
   const pids = new Map<number, number>();
   let ok = 0;
   let stopped = false;
 
-  const once = (): Promise<void> =>
+  const once = (method: 'GET' | 'POST'): Promise<void> =>
     new Promise((resolve) => {
       let settled = false;
       const settle = (failure?: string): void => {
@@ -51,26 +57,28 @@ export function keepAliveLoad(url: string, options: KeepAliveLoadOptions = {}): 
         if (failure !== undefined) failed.push(failure);
         resolve();
       };
-      const request = http.get(url, { agent, timeout: requestTimeoutMs }, (res) => {
-        let body = '';
+      const headers = method === 'POST' ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {};
+      const request = http.request(url, { method, headers, agent, timeout: requestTimeoutMs }, (res) => {
+        let text = '';
         res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
+        res.on('data', (chunk: string) => (text += chunk));
         res.on('error', (error) => settle(`response: ${error.message}`));
         res.on('close', () => settle('response closed before its end'));
         res.on('end', () => {
-          if (res.statusCode !== 200) return settle(`status ${res.statusCode}: ${body}`);
+          if (res.statusCode !== 200) return settle(`${method} status ${res.statusCode}: ${text}`);
           ok++;
-          const { pid } = JSON.parse(body) as { pid: number };
+          const { pid } = JSON.parse(text) as { pid: number };
           pids.set(pid, (pids.get(pid) ?? 0) + 1);
           settle();
         });
       });
       request.on('timeout', () => request.destroy(new Error(`no answer within ${requestTimeoutMs} ms`)));
-      request.on('error', (error: NodeJS.ErrnoException) => settle(`request: ${error.code ?? ""} ${error.message}${request.reusedSocket ? ' (on a reused connection)' : ''}`));
+      request.on('error', (error: NodeJS.ErrnoException) => settle(`${method} request: ${error.code ?? ''} ${error.message}${request.reusedSocket ? ' (on a reused connection)' : ''}`));
+      request.end(method === 'POST' ? body : undefined);
     });
 
   const loop = async (): Promise<void> => {
-    while (!stopped && performance.now() < deadline) await once();
+    for (let sent = 0; !stopped && performance.now() < deadline; sent++) await once(methods[sent % methods.length]!);
   };
   const loops = Promise.all(Array.from({ length: concurrency }, loop));
 
@@ -78,6 +86,7 @@ export function keepAliveLoad(url: string, options: KeepAliveLoadOptions = {}): 
     get ok() {
       return ok;
     },
+    answeredBy: (pid) => pids.get(pid) ?? 0,
     async stop() {
       stopped = true;
       await loops;

@@ -1,24 +1,11 @@
 import { LbProxy } from './lb-proxy';
 import { keepAliveLoad } from './keep-alive-load';
-import { recordTiming, startFixture } from './start-fixture';
-import type { Fixture, FixtureExit } from './start-fixture';
+import { exitWithin, recordTiming, startFixture } from './start-fixture';
 
 // The kubelet and a Service, played with real processes on 127.0.0.1: two pods behind a proxy
 // that polls /readyz every 100 ms, steady keep-alive traffic, SIGTERM to one pod.
 const drainDelayMs = 500;
 const gracePeriodMs = 5000;
-
-function exitWithin(app: Fixture, ms: number): Promise<FixtureExit | 'grace period exceeded'> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<'grace period exceeded'>((resolve) => {
-    timer = setTimeout(() => {
-      // What the kubelet does next.
-      app.kill('SIGKILL');
-      resolve('grace period exceeded');
-    }, ms);
-  });
-  return Promise.race([app.exited, late]).finally(() => clearTimeout(timer));
-}
 
 const describeUnix = process.platform === 'win32' ? describe.skip : describe;
 

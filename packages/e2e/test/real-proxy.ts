@@ -188,8 +188,9 @@ export interface HaproxyConfigOptions extends ProxyConfigContext {
 }
 
 /**
- * An HAProxy config: active checks of `GET /readyz` (a failed check marks the server down at once,
- * one passing check brings it back), keep-alive on both sides, and no retry of any kind: a request
+ * An HAProxy config: active checks of `GET /readyz` (two failed checks mark a server down, one
+ * passing check brings it back; a check may take 1 s, as a busy machine's can), keep-alive on both
+ * sides, and no retry of any kind: a request
  * routed to a server that refuses or resets it is answered 503 or 502, so every failure shows.
  */
 export function haproxyConfig(options: HaproxyConfigOptions): string {
@@ -200,6 +201,7 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
 defaults
   mode http
   timeout connect 1s
+  timeout check 1s
   timeout client 30s
   timeout server 30s
   timeout http-keep-alive 30s
@@ -212,7 +214,7 @@ backend app
   balance roundrobin
   option httpchk GET /readyz
   http-check expect status 200
-  default-server inter ${checkIntervalMs}ms fall 1 rise 1
+  default-server inter ${checkIntervalMs}ms fall 2 rise 1
 ${servers}
 `;
 }

@@ -181,6 +181,19 @@ export function startFixture(file: string, env: Record<string, string> = {}, opt
   });
 }
 
+/** Resolves with how `app` exited, or SIGKILLs it after `ms` (what the kubelet and `docker stop` do). */
+export function exitWithin(app: Fixture, ms: number): Promise<FixtureExit | 'grace period exceeded'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'grace period exceeded'>((resolve) => {
+    timer = setTimeout(() => {
+      // What the kubelet (or docker stop) does next.
+      app.kill('SIGKILL');
+      resolve('grace period exceeded');
+    }, ms);
+  });
+  return Promise.race([app.exited, late]).finally(() => clearTimeout(timer));
+}
+
 /** Kills every fixture process a test left running (only those started here) and waits until they are gone. */
 export async function killLeftovers(): Promise<void> {
   await Promise.all(
