@@ -14,7 +14,8 @@ export type LifecycleErrorCode =
   | 'ERR_LIFESPAN_REQUESTS_ABORTED'
   | 'ERR_LIFESPAN_HEALTH_CHECK_FAILED'
   | 'ERR_LIFESPAN_FORCED_EXIT'
-  | 'ERR_LIFESPAN_WORKER_RESTART';
+  | 'ERR_LIFESPAN_WORKER_RESTART'
+  | 'ERR_LIFESPAN_SIGNALS_NOT_FORWARDED';
 
 /** The closed list of codes, for documentation tests and exhaustive switches. */
 export const errorCodes: readonly LifecycleErrorCode[] = [
@@ -33,6 +34,7 @@ export const errorCodes: readonly LifecycleErrorCode[] = [
   'ERR_LIFESPAN_HEALTH_CHECK_FAILED',
   'ERR_LIFESPAN_FORCED_EXIT',
   'ERR_LIFESPAN_WORKER_RESTART',
+  'ERR_LIFESPAN_SIGNALS_NOT_FORWARDED',
 ];
 
 /** Base class of every error Lifespan throws or reports; branch on `code`, not on the class. */

@@ -2,6 +2,7 @@
 import cluster from 'node:cluster';
 import { debuglog } from 'node:util';
 import { ForcedExitError } from './errors.js';
+import { warnIfSignalsBlocked } from './signal-path.js';
 
 const debug = debuglog('lifespan');
 
@@ -12,6 +13,8 @@ export interface ProcessLike {
   exit(code?: number): void;
   emitWarning(warning: string, options: { type?: string; code?: string; detail?: string }): void;
   readonly env: Record<string, string | undefined>;
+  /** The parent's pid, to check that signals sent to PID 1 can reach this process. */
+  readonly ppid?: number;
   send?: ((message: unknown) => boolean) | undefined;
   readonly stderr?: { write(text: string): unknown; readonly isTTY?: boolean };
 }
@@ -45,6 +48,8 @@ interface Coordinator {
   pending: ProcessTrigger | undefined;
   /** That shutdown as this copy of core runs it; absent when an older copy started it. */
   run?: ProcessShutdown | undefined;
+  /** Set once the signal path from PID 1 was checked (added after version 1: absent in older copies). */
+  signalPathChecked?: boolean;
 }
 
 interface ProcessShutdown {
@@ -68,6 +73,11 @@ export function join(proc: ProcessLike, participant: Participant): void {
   const coordinator = coordinatorOf(proc);
   coordinator.participants.add(participant);
   sync(proc, coordinator);
+  // Once per process, by whichever copy of core installs signal listeners first.
+  if (participant.signals.length > 0 && coordinator.signalPathChecked !== true) {
+    coordinator.signalPathChecked = true;
+    warnIfSignalsBlocked(proc);
+  }
 }
 
 /** Removes a lifecycle; listeners nobody needs any more are removed, unless a process-level shutdown is running. */

@@ -29,6 +29,7 @@ const union: Record<LifecycleErrorCode, true> = {
   ERR_LIFESPAN_HEALTH_CHECK_FAILED: true,
   ERR_LIFESPAN_FORCED_EXIT: true,
   ERR_LIFESPAN_WORKER_RESTART: true,
+  ERR_LIFESPAN_SIGNALS_NOT_FORWARDED: true,
 };
 
 type ErrorClass = new (...args: unknown[]) => LifecycleError;
