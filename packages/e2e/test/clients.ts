@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { Agent, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import net from 'node:net';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** A complete response as a client saw it. */
 export interface ClientResponse {
@@ -76,4 +76,34 @@ export function errorCode(error: unknown): string {
 /** Milliseconds since the epoch, comparable with the `at` of a fixture's drain events. */
 export function epochNow(): number {
   return performance.timeOrigin + performance.now();
+}
+
+/** A port on 127.0.0.1 that was free a moment ago (for a process that must bind a known port). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Whether something accepts connections on 127.0.0.1:`port`. */
+export function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Resolves once `predicate` holds (checked every 10 ms); rejects after `timeoutMs`, so that no wait is unbounded. */
+export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

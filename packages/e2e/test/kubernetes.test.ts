@@ -1,3 +1,4 @@
+import { waitFor } from './clients';
 import { LbProxy } from './lb-proxy';
 import { keepAliveLoad } from './keep-alive-load';
 import { exitWithin, recordTiming, startFixture } from './start-fixture';
@@ -16,15 +17,16 @@ describeUnix('Kubernetes rollout (SIGTERM behind a load balancer)', () => {
     await using proxy = await LbProxy.start([stopping.port, staying.port]);
     await proxy.waitRoutable(2);
 
-    const load = keepAliveLoad(proxy.url, { concurrency: 20, maxDurationMs: 4000 });
+    // The test stops the load; maxDurationMs only bounds it if the test fails first.
+    const load = keepAliveLoad(proxy.url, { concurrency: 20, maxDurationMs: 20_000 });
     // Traffic to both pods first, however slow the machine.
-    while (load.ok < 100) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => load.ok >= 100, '100 answers');
     const sentAt = stopping.kill('SIGTERM');
     const exit = await exitWithin(stopping, gracePeriodMs);
     const exitMs = stopping.exitedAt()! - sentAt;
     const okAtExit = load.ok;
     // The remaining pod carries the traffic on its own for a moment.
-    while (load.ok < okAtExit + 100) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => load.ok >= okAtExit + 100, '100 answers from the remaining pod');
     const result = await load.stop();
     recordTiming('kubernetes: SIGTERM to exit', exitMs);
 

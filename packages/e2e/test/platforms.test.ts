@@ -1,10 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { accepts, freePort } from './clients';
 
 // How platforms start and stop a Node process (issue 15, item 3), with the real programs:
 // `unshare --pid` makes a PID namespace whose PID 1 is the command, as a container's is; `sh -c`
@@ -81,16 +80,6 @@ function pid1Of(unshare: ChildProcess): number {
   throw new Error(`no child of unshare (${unshare.pid})`);
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /** Runs `command` as PID 1 of a new PID namespace; if unshare dies, that PID 1 (and so the namespace) is killed. */
 function asPid1(command: readonly string[], env: Record<string, string> = {}, cwd?: string): Started {
@@ -145,13 +134,6 @@ describeLinux('a shell that is not PID 1', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describeLinux('node --watch', () => {
   it('restarts on a file change: SIGTERM runs the hooks and closes the listener, the new process listens on the same port', async () => {

@@ -1,3 +1,4 @@
+import { waitFor } from './clients';
 import { keepAliveLoad } from './keep-alive-load';
 import type { KeepAliveLoad } from './keep-alive-load';
 import { haproxyConfig, nginxConfig, startProxy, upstreamErrors } from './real-proxy';
@@ -14,13 +15,6 @@ const checkIntervalMs = 100;
 
 const describeUnix = process.platform === 'win32' ? describe.skip : describe;
 
-async function until(predicate: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 interface RollingRestart {
   readonly failed: readonly string[];
@@ -38,14 +32,14 @@ async function rollingRestart(kind: ProxyKind, render: Render, env: Record<strin
   const served = (app: Fixture) => (): boolean => load.answeredBy(app.child.pid!) >= 50;
   const exits: RollingRestart['exits'][number][] = [];
   try {
-    await until(() => live.every((app) => served(app)()), 'traffic on both instances');
+    await waitFor(() => live.every((app) => served(app)()), 'traffic on both instances');
     for (const index of [0, 1]) {
       const old = live[index]!;
       const sentAt = old.kill('SIGTERM');
       exits.push(await exitWithin(old, gracePeriodMs));
       recordTiming(`${kind}: rolling restart, SIGTERM to exit`, old.exitedAt()! - sentAt);
       live[index] = await startFixture(fixture, { ...env, PORT: String(old.port) });
-      await until(served(live[index]!), `traffic on the new instance ${index}`);
+      await waitFor(served(live[index]!), `traffic on the new instance ${index}`);
     }
     const { ok, failed } = await load.stop();
     return { failed, exits, answered: ok, proxyLog: proxy.log() };
@@ -75,11 +69,11 @@ describeUnix('rolling restart behind HAProxy (active checks on /readyz, retries 
     await using proxy = await startProxy('haproxy', (context) => haproxy(context, apps.map((app) => app.port)));
     const load: KeepAliveLoad = keepAliveLoad(proxy.url, { concurrency: 8, maxDurationMs: 15_000, methods: ['GET', 'POST'] });
     try {
-      await until(() => apps.every((app) => load.answeredBy(app.child.pid!) >= 50), 'traffic on both instances');
+      await waitFor(() => apps.every((app) => load.answeredBy(app.child.pid!) >= 50), 'traffic on both instances');
       apps[0]!.kill('SIGTERM');
       await exitWithin(apps[0]!, gracePeriodMs);
       const okAtExit = load.ok;
-      await until(() => load.ok >= okAtExit + 200, 'traffic on the other instance');
+      await waitFor(() => load.ok >= okAtExit + 200, 'traffic on the other instance');
     } finally {
       const { failed } = await load.stop();
       recordTiming('haproxy: requests failed with server.close() (count)', failed.length);

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { accepts, freePort } from './clients';
 
 /** The real load balancers the process tests run (Debian's `haproxy` and `nginx-light`, installed by scripts/install-proxies.mjs). */
 export type ProxyKind = 'nginx' | 'haproxy';
@@ -38,26 +37,6 @@ function binary(kind: ProxyKind): string {
     .find((file) => existsSync(file));
   if (found === undefined) throw new Error(`${kind} is not installed: npm test installs it (scripts/install-proxies.mjs); run that script as root`);
   return found;
-}
-
-/** A port that was free a moment ago (the proxy binds it itself; a clash is retried). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 function argsFor(kind: ProxyKind, file: string, dir: string): string[] {
