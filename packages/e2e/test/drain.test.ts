@@ -146,9 +146,9 @@ describePosix('lifecycle.attach(server) idle grace under load (default idleGrace
   // CPU at SIGTERM (1 run in 3 on a loaded 2-core machine; see the harness report), so that variant
   // waits for the fix of the idle closer.
   it('loses no request of clients reusing their connection within the grace (drainDelayMs 200)', async () => {
-    const result = await sigtermUnderLoad('http.mjs', { SCENARIO: 'keep-alive', DRAIN_DELAY_MS: '200' }, [{ clients: [{ kind: 'raw', name: 'stalling', count: 4, stallMs: 10 }] }]);
+    const result = await sigtermUnderLoad('http.mjs', { SCENARIO: 'keep-alive', DRAIN_DELAY_MS: '200' }, [{ clients: [{ kind: 'raw', name: 'stalling', count: 8, stallMs: 10 }] }]);
     expectNoLoss(result);
-    expect(result.fates.counts.refused).toBe(4);
+    expect(result.fates.counts.refused).toBe(8);
   });
 });
 
