@@ -2,10 +2,19 @@
 // run. Each contender is a forked server (bench/servers/<id>.mjs) on 127.0.0.1; the clients run
 // here. Rounds are interleaved (every scenario, every contender, then again in another order) and
 // the table shows medians.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchDir, forkChild, formatMs, isMain, killChild, log, markdownTable, nextMessage, quick, sleep, writeResult } from './lib.mjs';
+
+// The fate of each request, as the process tests decide it (answered, refused, crossing-FIN, lost).
+const { classify } = createRequire(import.meta.url)('../packages/e2e/harness/fates.cjs');
+// The grace Lifespan promises; "crossing-FIN" uses the same bar for every contender.
+const GRACE_MS = 25;
+const epochNow = () => performance.timeOrigin + performance.now();
 
 export const contenders = [
   { id: 'lifespan', label: 'Lifespan', setup: '`createLifecycle().attach(server)` on node:http, defaults (SIGTERM/SIGINT, exit code from the report)' },
@@ -79,16 +88,22 @@ async function terminate(server) {
   return { sentAt, exitMs: exit.at - sentAt, exitAt: exit.at, exit: exit.code !== null ? String(exit.code) : exit.signal };
 }
 
-/** One GET; never rejects. */
+/**
+ * One GET; never rejects. Besides `performance.now()` times, it keeps what harness/fates.cjs needs:
+ * when the request was written (`finish`, epoch ms), on which connection, and whether it was reused.
+ */
 function get(agent, port, path) {
   return new Promise((resolve) => {
     const sentAt = performance.now();
+    const record = { queuedAt: epochNow() };
+    const done = (result) => resolve({ ...result, sentAt, at: performance.now(), record: { ...record, ...(result.error ? { failedAt: epochNow(), error: result.error } : { answeredAt: epochNow(), status: result.status, close: result.close }) } });
     const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode, close: res.headers.connection === 'close', sentAt, at: performance.now() }));
-      res.on('error', (error) => resolve({ error: error.code ?? error.message, sentAt, at: performance.now() }));
+      res.on('end', () => done({ status: res.statusCode, close: res.headers.connection === 'close' }));
+      res.on('error', (error) => done({ error: error.code ?? error.message }));
     });
-    req.on('error', (error) => resolve({ error: error.code ?? error.message, sentAt, at: performance.now() }));
+    req.on('finish', () => Object.assign(record, { writtenAt: epochNow(), conn: req.socket?.localPort, reused: req.reusedSocket }));
+    req.on('error', (error) => done({ error: error.code ?? error.message }));
     req.setTimeout(CAP_MS + 5_000, () => req.destroy(Object.assign(new Error('client timeout'), { code: 'TIMEOUT' })));
   });
 }
@@ -157,7 +172,9 @@ async function inFlight(id) {
  * listener is gone, the client goes elsewhere) and ends that client's loop.
  */
 async function underLoad(id, { thinkMs = 0 } = {}) {
-  const server = await start(id);
+  const ledgerDir = mkdtempSync(join(tmpdir(), 'lifespan-bench-'));
+  const ledger = join(ledgerDir, 'ledger.jsonl');
+  const server = await start(id, { BENCH_LEDGER: ledger });
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const results = [];
   let stop = false;
@@ -189,12 +206,17 @@ async function underLoad(id, { thinkMs = 0 } = {}) {
     agent.destroy();
     const refused = results.filter((r) => r.error === 'ECONNREFUSED');
     const listenerClosedAt = Math.min(probedAt, ...refused.map((r) => r.at), result.exitAt ?? Infinity);
-    const lost = results.filter((r) => (r.error !== undefined && r.error !== 'ECONNREFUSED') || (r.status !== undefined && (r.status < 200 || r.status > 299)));
+    const facts = existsSync(ledger) ? readFileSync(ledger, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line)) : [];
+    const fates = classify(results.map((r, i) => ({ id: String(i + 1), client: 'agent', path: '/', ...r.record })), facts, { graceMs: GRACE_MS });
+    // A request that crossed the FIN of a connection idle for the grace is counted apart: no server can prevent it.
+    const crossing = new Set(fates.entries.filter((entry) => entry.fate === 'crossing-fin').map((entry) => entry.record.id));
+    const lost = results.filter((r, i) => !crossing.has(String(i + 1)) && ((r.error !== undefined && r.error !== 'ECONNREFUSED') || (r.status !== undefined && (r.status < 200 || r.status > 299))));
     return {
       ...result,
       served: results.filter((r) => r.status >= 200 && r.status < 300).length,
       servedAfterSignal: results.filter((r) => r.status >= 200 && r.status < 300 && r.at > signalAt).length,
       lost: lost.length,
+      crossingFin: crossing.size,
       // "<=": a library that closes the listener and resets connections in the same tick shows
       // both at the same moment; the probe runs every 2 ms, so that is as close as it can tell.
       lostBeforeListenerClosed: lost.filter((r) => r.at <= listenerClosedAt).length,
@@ -208,6 +230,7 @@ async function underLoad(id, { thinkMs = 0 } = {}) {
     stop = true;
     agent.destroy();
     killChild(server.child);
+    rmSync(ledgerDir, { recursive: true, force: true });
   }
 }
 
@@ -299,6 +322,7 @@ export async function run({ rounds = Number(process.env.BENCH_ROUNDS ?? (quick ?
         ...(scenario.id === 'load' || scenario.id === 'sporadic'
           ? {
               lost: medianOf(ok.map((sample) => sample.lost)),
+              crossingFin: medianOf(ok.map((sample) => sample.crossingFin ?? 0)),
               lostBeforeListenerClosed: medianOf(ok.map((sample) => sample.lostBeforeListenerClosed)),
               served: medianOf(ok.map((sample) => sample.served)),
             }
@@ -330,7 +354,7 @@ export function render(result) {
     `(c) ${result.inFlight} in-flight 1 s: answered, exit`,
     '(d) load + SIGTERM: lost (by listener close)',
     '(d) exit',
-    '(e) clients pausing 0-50 ms: lost',
+    '(e) clients pausing 0-50 ms: lost (+ crossing a FIN)',
     'exit code(s)',
   ];
   const rows = result.rows.map((row) => {
@@ -343,7 +367,7 @@ export function render(result) {
       row.inflight.answered === null ? 'failed' : `${row.inflight.answered}/${result.inFlight}, ${exitText(row.inflight, result.capMs)}`,
       row.load.lost === null ? 'failed' : `${row.load.lost} (${row.load.lostBeforeListenerClosed})`,
       exitText(row.load, result.capMs),
-      row.sporadic === undefined || row.sporadic.lost === null ? 'n/a' : `${row.sporadic.lost}`,
+      row.sporadic === undefined || row.sporadic.lost === null ? 'n/a' : `${row.sporadic.lost} (+${row.sporadic.crossingFin ?? 0})`,
       [...codes].join(', '),
     ];
   });
@@ -373,7 +397,9 @@ export function render(result) {
     `Medians of ${result.rounds} round(s); exit time is from SIGTERM (sent by PID) to the process's exit as seen by the parent; runs still alive after ${result.capMs / 1000} s are killed. ` +
       `(d): ${result.connections} node:http keep-alive clients send requests back to back for ${result.loadMs / 1000} s, then SIGTERM; a request is lost when it fails after it was sent (ECONNRESET, socket hang up, non-2xx); ` +
       '(e): the same, but each client pauses a random 0-50 ms before each request, so connections are idle at every moment and closing an idle one races with a client just sending on it. ' +
-      'ECONNREFUSED (listener already closed, a real client would go elsewhere) is not a loss. "By listener close" counts losses seen no later than the first refused probe (a connection attempt every 2 ms from SIGTERM on), i.e. before a client could have known the server was going away.',
+      'ECONNREFUSED (listener already closed, a real client would go elsewhere) is not a loss. ' +
+      `"Crossing a FIN" (in brackets, not in "lost"): a request the client wrote after the server had sent its FIN on a connection idle for at least ${GRACE_MS} ms with no response pending (server-side timestamps of each FIN, client-side moment each request was written, one clock): the request and the FIN crossed on the wire, and no server can prevent that, only a client retry. Everything else that failed after it was written is lost. ` +
+      '"By listener close" counts losses seen no later than the first refused probe (a connection attempt every 2 ms from SIGTERM on), i.e. before a client could have known the server was going away.',
     '',
     notes.length > 0 ? `Where Lifespan is not the best:\n${notes.join('\n')}` : 'Lifespan is best or tied on every column.',
     '',

@@ -1,6 +1,21 @@
 // What every contender serves, and how it tells the benchmark its port.
 // `/slow` answers after 1 s, anything else at once; responses are small and 200.
+import { appendFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const { recordServer } = createRequire(import.meta.url)('../../packages/e2e/harness/server-ledger.cjs');
+
 export const SLOW_MS = 1000;
+
+/**
+ * With BENCH_LEDGER set (a file), appends one JSON line per connection accepted and per FIN the
+ * server sends (harness/server-ledger.cjs), as it happens: some contenders exit by a re-raised
+ * signal, which runs no exit handler. The benchmark tells from it which requests crossed a FIN.
+ */
+export function recordConnections(server) {
+  const file = process.env.BENCH_LEDGER;
+  if (file) recordServer(server, (fact) => appendFileSync(file, `${JSON.stringify(fact)}\n`), { requests: false });
+}
 
 /** The plain node:http request handler shared by the contenders built on node:http. */
 export function handler(req, res) {

@@ -1,6 +1,6 @@
 // Fastify 5 built-in close with defaults (forceCloseConnections 'idle', return503OnClosing): SIGTERM -> fastify.close() -> exit 0.
 import Fastify from 'fastify';
-import { SLOW_MS, announce } from './common.mjs';
+import { SLOW_MS, announce, recordConnections } from './common.mjs';
 
 const app = Fastify();
 app.get('/', async () => 'ok');
@@ -12,5 +12,6 @@ process.on('SIGTERM', async () => {
   await app.close();
   process.exit(0);
 });
+recordConnections(app.server);
 await app.listen({ port: 0, host: '127.0.0.1' });
 announce(app.server.address().port);
