@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import { checkOptionsObject, show } from './options.js';
+import { pathOf } from './url-path.js';
 
 /** Probe routes an adapter mounts (off unless given). */
 export interface HealthRoutesOptions {
@@ -46,13 +47,6 @@ export function createHealthProbe(lifecycle: Lifecycle, options: HealthRoutesOpt
       return { status: up ? 200 : 503, headers: jsonHeaders, body: JSON.stringify(health) };
     });
   };
-}
-
-/** The path of a request URL, without the query string. */
-export function pathOf(url: string | undefined): string {
-  if (url === undefined) return '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
 }
 
 function checkPath(name: string, value: unknown): string | undefined {

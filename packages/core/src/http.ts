@@ -6,7 +6,8 @@ import type { HealthProbe, HealthRoutesOptions } from './health-probe.js';
 import type { RequestShutdownHook } from './request-scope.js';
 import type { LifecycleOptions, RegisterShutdownOptions, ShutdownHook, Unregister } from './types.js';
 
-export { createHealthProbe, pathOf } from './health-probe.js';
+export { createHealthProbe } from './health-probe.js';
+export { pathOf } from './url-path.js';
 export type { HealthProbe, HealthRoutesOptions, ProbeResponse } from './health-probe.js';
 export type { DrainableServer } from './http-drain.js';
 export type { HostBridge } from './lifecycle.js';

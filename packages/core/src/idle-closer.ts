@@ -1,0 +1,123 @@
+import type { Connection } from './connection-tracker.js';
+import { now } from './run-hook.js';
+
+/** What the idle closer needs to know about a connection; node-internals answers it, tests fake it. */
+export interface IdleSignals {
+  /** A response is being written on it (pipelined ones included). */
+  busy(connection: Connection): boolean;
+  /** Handed over after an upgrade (WebSocket): the app owns it. */
+  upgraded(connection: Connection): boolean;
+  /** When it last carried a byte, in `loopTime()`; undefined if that cannot be known. */
+  lastActivity(connection: Connection): number | undefined;
+  /** The clock of `lastActivity`. */
+  loopTime(): number | undefined;
+}
+
+/**
+ * The idle-close policy of a drain: a connection is closed once it has been idle for the grace,
+ * so that a client about to reuse a connection it just used is not cut off; on a server where no
+ * connection carried traffic for a whole grace, idle connections go at once.
+ */
+export class IdleCloser {
+  graceMs = 25;
+  readonly #signals: IdleSignals;
+  readonly #closed: (count: number) => void;
+
+  /** `closed(n)` is told of every n connections closed together. */
+  constructor(signals: IdleSignals, closed: (count: number) => void) {
+    this.#signals = signals;
+    this.#closed = closed;
+  }
+
+  /** The drain began: close what is idle, now if the server is quiet, else after the grace. */
+  start(connections: ReadonlySet<Connection>): void {
+    if (this.#quietForMs(connections) >= this.graceMs) {
+      // After the poll phase, like every idle close: a request already in the buffer is read first.
+      setImmediate(() => this.#closeAllIdle(connections));
+    } else {
+      for (const connection of connections) this.schedule(connection);
+    }
+  }
+
+  /** Closes `connection` after the grace, if it is idle now and still idle then. */
+  schedule(connection: Connection): void {
+    const { socket } = connection;
+    // Node keeps the response being answered on its socket (pipelined ones queue behind it): busy.
+    if (this.#signals.busy(connection) || connection.timer !== undefined || socket.destroyed) return;
+    // The grace protects a client that is about to reuse a connection it just used. One that was
+    // opened longer than the grace ago and never sent a byte (a preconnect) has no such moment:
+    // close it now, or the process waits for nothing.
+    const unused = socket.bytesRead === 0 && now() - connection.openedAt >= this.graceMs;
+    connection.timer = setTimeout(closeIfIdle, unused ? 0 : this.graceMs, this, connection);
+  }
+
+  /** A request arrived on `connection`: it is not idle. */
+  cancel(connection: Connection): void {
+    if (connection.timer === undefined) return;
+    clearTimeout(connection.timer);
+    connection.timer = undefined;
+  }
+
+  /** @internal The grace passed; close if nothing arrived meanwhile. */
+  gracePassed(connection: Connection): void {
+    connection.timer = undefined;
+    if (this.#closeIdle(connection)) this.#closed(1);
+  }
+
+  /** The drain began on a quiet server: every idle connection goes now, the others when they finish. */
+  #closeAllIdle(connections: ReadonlySet<Connection>): void {
+    let closed = 0;
+    for (const connection of connections) {
+      if (connection.timer === undefined && this.#closeIdle(connection)) closed++;
+      else this.schedule(connection);
+    }
+    if (closed > 0) this.#closed(closed);
+  }
+
+  /**
+   * How long no connection has carried a byte: 0 if one is busy, -1 if that cannot be known.
+   * While requests flow, a connection that looks idle may be one a client is just sending on
+   * (closing those at once lost requests where the grace lost none, see bench/README.md).
+   */
+  #quietForMs(connections: ReadonlySet<Connection>): number {
+    const loopNow = this.#signals.loopTime();
+    let quiet = Infinity;
+    for (const connection of connections) {
+      if (this.#signals.busy(connection)) return 0;
+      if (connection.socket.bytesRead === 0) {
+        quiet = Math.min(quiet, now() - connection.openedAt);
+        continue;
+      }
+      const idleStart = this.#signals.lastActivity(connection);
+      if (idleStart === undefined || loopNow === undefined) return -1;
+      quiet = Math.min(quiet, loopNow - idleStart);
+    }
+    return quiet;
+  }
+
+  /** Closes a connection that is still idle; false if it is busy, upgraded or already closed. */
+  #closeIdle(connection: Connection): boolean {
+    const { socket } = connection;
+    // A request arrived during the grace (a probe too, which is never tracked): not idle.
+    if (socket.destroyed || this.#signals.busy(connection)) return false;
+    // After an upgrade (WebSocket) the socket belongs to the app; it ends when the app closes it
+    // (on lifecycle.signal) or is destroyed at the timeout.
+    if (this.#signals.upgraded(connection)) return false;
+    // Closing a socket with nothing unread sends a FIN after the bytes already written, like
+    // end(), without waiting for the client's FIN in turn. A request that crosses the FIN gets a
+    // reset instead: no different for the client, it could not be answered on this connection.
+    socket.destroy();
+    return true;
+  }
+}
+
+function closeIfIdle(closer: IdleCloser, connection: Connection): void {
+  // Timers run before I/O in each turn of the event loop: after a busy spell, a request that
+  // reached the socket in time is still unread. Decide after the next poll phase has parsed it.
+  setImmediate(closeIfStillIdle, closer, connection, connection.timer);
+}
+
+function closeIfStillIdle(closer: IdleCloser, connection: Connection, timer: Connection['timer']): void {
+  // A request arrived (the timer was cleared) or a new grace began meanwhile.
+  if (connection.timer === timer) closer.gracePassed(connection);
+}

@@ -1,0 +1,165 @@
+import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Connection, ConnectionTracker } from './connection-tracker.js';
+import type { IdleCloser } from './idle-closer.js';
+import { currentResponse } from './node-internals.js';
+import { RequestScope } from './request-scope.js';
+import type { ScopeOwner } from './request-scope.js';
+import { kConnection, kProbe, kRequestScope, kResponse, kTracked } from './symbols.js';
+import { pathOf } from './url-path.js';
+
+type Tracked = ServerResponse & { [kConnection]?: Connection; [kTracked]?: InflightTracker; [kProbe]?: InflightTracker };
+type ScopedRequest = IncomingMessage & { [kRequestScope]?: RequestScope; [kResponse]?: Tracked };
+
+/** What the tracker needs from the drain it serves. */
+export interface InflightOwner extends ScopeOwner {
+  /** The listeners are closed: every response that can still carry it gets `Connection: close`. */
+  readonly closing: boolean;
+  /** A response or connection ended: the drain may be over. */
+  checkSettled(): void;
+}
+
+/** Counts of one drain, for the report. */
+export interface MutableDrainStats {
+  inFlightAtStart: number;
+  completedDuringDrain: number;
+  abortedRequests: number;
+  idleConnectionsClosed: number;
+  connectionsDestroyed: number;
+}
+
+/**
+ * The requests in flight once shutdown began: found on their connections at `begin()`, then
+ * tracked one by one as they arrive; probe paths excluded. Also finds a request's scope.
+ */
+export class InflightTracker {
+  readonly responses = new Set<Tracked>();
+  readonly stats: MutableDrainStats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
+  readonly #owner: InflightOwner;
+  readonly #connections: ConnectionTracker;
+  readonly #closer: IdleCloser;
+  #excluded: Set<string> | undefined;
+
+  constructor(owner: InflightOwner, connections: ConnectionTracker, closer: IdleCloser) {
+    this.#owner = owner;
+    this.#connections = connections;
+    this.#closer = closer;
+  }
+
+  /** Requests to these paths (health probes) are not application work: never tracked. */
+  exclude(paths: readonly string[]): void {
+    this.#excluded ??= new Set();
+    for (const path of paths) this.#excluded.add(path);
+  }
+
+  /** Shutdown began: the requests in flight now are the ones whose response occupies a connection. */
+  begin(): void {
+    // (What http-terminator reads too); from here on every request is tracked as it arrives.
+    for (const { socket } of this.#connections.connections) {
+      const res = currentResponse(socket);
+      if (res != null && res.req !== undefined) this.track(res.req, res);
+    }
+    this.stats.inFlightAtStart = this.responses.size;
+  }
+
+  /** Tracks one request during shutdown; idempotent, so both the server listener and an adapter may call it. */
+  track(req: IncomingMessage, res: ServerResponse): void {
+    const tracked = res as Tracked;
+    if (tracked[kTracked] !== undefined) return;
+    if (this.#excluded !== undefined && this.#excluded.has(pathOf(req.url))) {
+      // Not in-flight work, but its connection is busy until it is answered: look again then.
+      const socket = req.socket as Socket | null | undefined;
+      const connection = socket == null ? undefined : this.#connections.of(socket);
+      if (connection !== undefined) {
+        tracked[kConnection] = connection;
+        tracked[kProbe] = this;
+        res.on('close', onProbeClose);
+      }
+      return;
+    }
+    tracked[kTracked] = this;
+    // Only Express sets `req.res`: remember the response so that any adapter's scope can find it.
+    (req as ScopedRequest)[kResponse] = tracked;
+    this.responses.add(tracked);
+    const socket = req.socket as Socket | null;
+    // An in-memory request (Fastify's inject(), light-my-request) has a stand-in socket with no
+    // connection behind it: nothing to drain, and it never closes.
+    if (socket !== null && typeof socket.end === 'function' && typeof (res as { shouldKeepAlive?: unknown }).shouldKeepAlive === 'boolean') {
+      const connection = this.#connections.adopt(socket);
+      this.#closer.cancel(connection);
+      tracked[kConnection] = connection;
+      // A keep-alive socket can deliver another request after draining began;
+      // serve it, but with `Connection: close`, so the client reconnects elsewhere and nothing is lost.
+      if (this.#owner.closing) res.shouldKeepAlive = false;
+    }
+    res.on('close', onResponseClose);
+  }
+
+  /** The listeners just closed: `Connection: close` on every response still able to carry it. */
+  closeConnections(): void {
+    for (const res of this.responses) {
+      if (!res.headersSent && typeof res.shouldKeepAlive === 'boolean') res.shouldKeepAlive = false;
+    }
+  }
+
+  /** The scope of a request, created on first use. */
+  scope(req: IncomingMessage): RequestScope {
+    const scoped = req as ScopedRequest;
+    let scope = scoped[kRequestScope];
+    if (scope === undefined) {
+      scope = new RequestScope(this.#owner);
+      scoped[kRequestScope] = scope;
+      const res = responseOf(scoped);
+      // A response that already ended (or cannot be found) will never report its end:
+      // such a scope must not join the watchers, or it would stay there for good.
+      if (res === undefined || res.writableFinished || res.destroyed || (res[kTracked] !== undefined && !this.responses.has(res))) scope.finish();
+      else if (res[kTracked] === undefined) {
+        scoped[kResponse] = res;
+        res.on('close', onScopedResponseClose);
+      }
+    }
+    return scope;
+  }
+
+  /** @internal Called with the response as `this` when it closes. */
+  responseClosed(res: Tracked): void {
+    this.responses.delete(res);
+    (res.req as ScopedRequest | undefined)?.[kRequestScope]?.finish();
+    this.stats.completedDuringDrain++;
+    const connection = res[kConnection];
+    if (connection !== undefined) {
+      // A pipelined request answered before shutdown began is next on this connection now.
+      const next = currentResponse(connection.socket) as Tracked | null | undefined;
+      if (next != null && next !== res && next[kTracked] === undefined && next.req !== undefined) this.track(next.req, next);
+      if (this.#owner.closing) this.#closer.schedule(connection);
+    }
+    this.#owner.checkSettled();
+  }
+
+  /** @internal A probe answered during the drain: its connection may be idle now. */
+  probeClosed(connection: Connection): void {
+    if (this.#owner.closing) this.#closer.schedule(connection);
+  }
+}
+
+function onResponseClose(this: Tracked): void {
+  this[kTracked]?.responseClosed(this);
+}
+
+function onProbeClose(this: Tracked): void {
+  const connection = this[kConnection];
+  if (connection !== undefined) this[kProbe]?.probeClosed(connection);
+}
+
+function onScopedResponseClose(this: Tracked): void {
+  (this.req as ScopedRequest | undefined)?.[kRequestScope]?.finish();
+}
+
+/** The response of a request: Express links it, the tracker remembers it, else it is the one on the socket. */
+function responseOf(req: ScopedRequest): Tracked | undefined {
+  const known = req[kResponse] ?? (req as { res?: Tracked }).res;
+  if (known !== undefined) return known;
+  const socket = req.socket as Socket | null;
+  const current = socket === null ? undefined : (currentResponse(socket) as Tracked | null | undefined);
+  return current != null && current.req === req ? current : undefined;
+}

@@ -1,0 +1,153 @@
+import type { Connection } from '../src/connection-tracker';
+import { IdleCloser } from '../src/idle-closer';
+import type { IdleSignals } from '../src/idle-closer';
+
+// The grace policy alone, against fake connections and a fake view of Node's records, on fake
+// timers: every decision is pinned without a socket or a wall clock.
+
+interface FakeConnection extends Connection {
+  busy: boolean;
+  upgraded: boolean;
+  activeAt: number | undefined;
+}
+
+function connection(options: { bytesRead?: number; openedAt?: number; busy?: boolean; activeAt?: number } = {}): FakeConnection {
+  const socket = { bytesRead: options.bytesRead ?? 100, destroyed: false, destroy: jest.fn(() => void (socket.destroyed = true)) };
+  return {
+    tracker: undefined as never,
+    socket: socket as never,
+    timer: undefined,
+    openedAt: options.openedAt ?? performance.now(),
+    busy: options.busy ?? false,
+    upgraded: false,
+    activeAt: options.activeAt,
+  };
+}
+
+const destroyed = (c: Connection): boolean => c.socket.destroyed;
+
+function closer(graceMs: number, loop: { now: number | undefined } = { now: undefined }): { closer: IdleCloser; closed: number[] } {
+  const signals: IdleSignals = {
+    busy: (c) => (c as FakeConnection).busy,
+    upgraded: (c) => (c as FakeConnection).upgraded,
+    lastActivity: (c) => (c as FakeConnection).activeAt,
+    loopTime: () => loop.now,
+  };
+  const closed: number[] = [];
+  const idle = new IdleCloser(signals, (count) => void closed.push(count));
+  idle.graceMs = graceMs;
+  return { closer: idle, closed };
+}
+
+/** Runs timers up to `ms` from now, then (a real turn of the loop) the setImmediate each grace timer defers its decision to. */
+async function advance(ms: number): Promise<void> {
+  await jest.advanceTimersByTimeAsync(ms);
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('IdleCloser', () => {
+  beforeEach(() => jest.useFakeTimers({ now: 10_000, doNotFake: ['setImmediate'] }));
+  afterEach(() => jest.useRealTimers());
+
+  it('closes an idle connection once the whole grace has passed, not before', async () => {
+    const { closer: idle, closed } = closer(100);
+    const c = connection();
+    idle.start(new Set([c]));
+    await advance(99);
+    expect(destroyed(c)).toBe(false);
+    await advance(1);
+    expect(destroyed(c)).toBe(true);
+    expect(closed).toEqual([1]);
+  });
+
+  it('decides after the poll phase: a request read there (cancel) keeps the connection', async () => {
+    const { closer: idle } = closer(100);
+    const c = connection();
+    idle.schedule(c);
+    // The grace timer fires and defers its decision to setImmediate; a request is read first.
+    jest.advanceTimersByTime(100);
+    expect(destroyed(c)).toBe(false);
+    idle.cancel(c);
+    await advance(1_000);
+    expect(destroyed(c)).toBe(false);
+  });
+
+  it('never closes a busy connection; one that stops being busy gets a grace of its own', async () => {
+    const { closer: idle } = closer(100);
+    const c = connection({ busy: true });
+    idle.start(new Set([c]));
+    await advance(1_000);
+    expect(destroyed(c)).toBe(false);
+    c.busy = false;
+    idle.schedule(c);
+    await advance(99);
+    expect(destroyed(c)).toBe(false);
+    await advance(1);
+    expect(destroyed(c)).toBe(true);
+  });
+
+  it('keeps a connection that became busy during its grace', async () => {
+    const { closer: idle } = closer(100);
+    const c = connection();
+    idle.schedule(c);
+    await advance(50);
+    c.busy = true;
+    await advance(1_000);
+    expect(destroyed(c)).toBe(false);
+  });
+
+  it('never closes an upgraded connection', async () => {
+    const { closer: idle } = closer(100);
+    const c = connection();
+    c.upgraded = true;
+    idle.start(new Set([c]));
+    await advance(1_000);
+    expect(destroyed(c)).toBe(false);
+  });
+
+  it('closes every idle connection at once when none carried a byte for a whole grace', async () => {
+    const loop = { now: 50_000 };
+    const { closer: idle, closed } = closer(100, loop);
+    const a = connection({ activeAt: 49_000 });
+    const b = connection({ activeAt: 49_800 });
+    idle.start(new Set([a, b]));
+    await advance(0);
+    expect([destroyed(a), destroyed(b)]).toEqual([true, true]);
+    expect(closed).toEqual([2]);
+  });
+
+  it('gives each connection the grace when one carried a byte within it', async () => {
+    const loop = { now: 50_000 };
+    const { closer: idle } = closer(100, loop);
+    const quiet = connection({ activeAt: 40_000 });
+    const recent = connection({ activeAt: 49_950 });
+    idle.start(new Set([quiet, recent]));
+    await advance(99);
+    expect([destroyed(quiet), destroyed(recent)]).toEqual([false, false]);
+    await advance(1);
+    expect([destroyed(quiet), destroyed(recent)]).toEqual([true, true]);
+  });
+
+  it('gives each connection the grace when last activity cannot be read (Node internals absent)', async () => {
+    const { closer: idle } = closer(100, { now: undefined });
+    const c = connection({ activeAt: undefined });
+    idle.start(new Set([c]));
+    await advance(99);
+    expect(destroyed(c)).toBe(false);
+    await advance(1);
+    expect(destroyed(c)).toBe(true);
+  });
+
+  it('closes a connection opened longer than the grace ago that never sent a byte without waiting', async () => {
+    const { closer: idle } = closer(100);
+    const preconnect = connection({ bytesRead: 0, openedAt: performance.now() - 500 });
+    const fresh = connection({ bytesRead: 0, openedAt: performance.now() - 10 });
+    idle.schedule(preconnect);
+    idle.schedule(fresh);
+    await advance(1);
+    expect(destroyed(preconnect)).toBe(true);
+    expect(destroyed(fresh)).toBe(false);
+    await advance(100);
+    expect(destroyed(fresh)).toBe(true);
+  });
+});
