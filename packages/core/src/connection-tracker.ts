@@ -1,5 +1,8 @@
 import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { currentResponse } from './node-internals.js';
 import { now } from './run-hook.js';
+import { kObserved } from './symbols.js';
 
 /** One TCP (or TLS) connection of an attached HTTP/1 server. */
 export interface Connection {
@@ -9,6 +12,14 @@ export interface Connection {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** `now()` when the connection was opened (or adopted). */
   readonly openedAt: number;
+  /** Seen from its `'connection'` event on: no request on it went unseen. */
+  readonly watchedFromStart: boolean;
+  /** Public tracking only: its responses not yet closed, oldest first. */
+  responses: ServerResponse[] | undefined;
+  /** Public tracking only: it may carry a request nobody saw (open before it could be watched). */
+  unknown: boolean;
+  /** Handed over to the app by an `'upgrade'` or `'connect'` event (WebSocket, CONNECT tunnel). */
+  upgraded: boolean;
 }
 
 /** The part of a node:http2 session the drainer uses. */
@@ -22,20 +33,27 @@ export interface Http2SessionLike {
 export interface ConnectionEvents {
   /** A connection was adopted (the drain may already be closing idle ones). */
   adopted(connection: Connection): void;
-  /** A connection or session closed. */
+  /** A connection or session closed, or a watched response did. */
   closed(connection: Connection | undefined): void;
 }
+
+type Observed = ServerResponse & { [kObserved]?: Connection };
 
 // Kept beside the socket rather than on it: a property added to every socket would give sockets a
 // second hidden class, and node:http's per-request code, optimized for one, would then run generic
 // property access on each request (bench/README.md, "Keeping each connection's state in a WeakMap").
 const connectionOf = new WeakMap<Socket, Connection>();
 
-/** The open connections (and HTTP/2 sessions) of the attached servers. */
+/**
+ * The open connections (and HTTP/2 sessions) of the attached servers, and what each is doing:
+ * read from Node's own records, or, where those cannot be read, from the public events.
+ */
 export class ConnectionTracker {
   readonly connections = new Set<Connection>();
   readonly sessions = new Set<Http2SessionLike>();
   readonly #events: ConnectionEvents;
+  /** Requests are watched through the public events (Node's record of them is unreadable). */
+  #public = false;
 
   constructor(events: ConnectionEvents) {
     this.#events = events;
@@ -46,21 +64,98 @@ export class ConnectionTracker {
     return this.connections.size + this.sessions.size;
   }
 
+  /** Whether requests are watched one by one through the public events. */
+  get watchesRequests(): boolean {
+    return this.#public;
+  }
+
   /** The connection record of `socket`, if it is tracked. */
   of(socket: Socket): Connection | undefined {
     return connectionOf.get(socket);
   }
 
-  /** Starts tracking `socket`; returns the record it already had, if any. */
-  adopt(socket: Socket): Connection {
+  /** Starts tracking `socket` (`fromStart`: at its `'connection'` event); returns the record it already had, if any. */
+  adopt(socket: Socket, fromStart = false): Connection {
     const existing = connectionOf.get(socket);
     if (existing !== undefined) return existing;
-    const connection: Connection = { tracker: this, socket, timer: undefined, openedAt: now() };
+    const connection: Connection = {
+      tracker: this,
+      socket,
+      timer: undefined,
+      openedAt: now(),
+      watchedFromStart: fromStart,
+      responses: undefined,
+      unknown: false,
+      upgraded: false,
+    };
+    if (this.#public) this.#watch(connection);
     connectionOf.set(socket, connection);
     this.connections.add(connection);
     socket.once('close', onSocketClose);
     this.#events.adopted(connection);
     return connection;
+  }
+
+  /** The response being written on `connection`, or null. */
+  current(connection: Connection): ServerResponse | null | undefined {
+    return this.#public ? (connection.responses?.[0] ?? null) : currentResponse(connection.socket);
+  }
+
+  /** The response being written on `socket`, tracked or not (a request scope looks for its own). */
+  currentOn(socket: Socket): ServerResponse | null | undefined {
+    if (!this.#public) return currentResponse(socket);
+    const connection = connectionOf.get(socket);
+    return connection === undefined ? undefined : this.current(connection);
+  }
+
+  /** The responses not yet written on `connection`: the current one (and, where known, those queued behind it). */
+  pending(connection: Connection): readonly ServerResponse[] {
+    if (this.#public) return connection.responses ?? [];
+    const res = currentResponse(connection.socket);
+    return res == null ? [] : [res];
+  }
+
+  /** Whether a response occupies `connection` (or, watched publicly, whether that cannot be known). */
+  busy(connection: Connection): boolean {
+    if (!this.#public) return currentResponse(connection.socket) != null;
+    return connection.unknown || (connection.responses !== undefined && connection.responses.length > 0);
+  }
+
+  /** Whether `connection` was handed over after an upgrade: the app owns it. */
+  upgraded(connection: Connection): boolean {
+    return connection.upgraded;
+  }
+
+  /** Connections whose requests cannot all be seen: Node's `closeIdleConnections()` must decide for them. */
+  get hasUnknown(): boolean {
+    if (!this.#public) return false;
+    for (const connection of this.connections) if (connection.unknown) return true;
+    return false;
+  }
+
+  /** Node's record of responses cannot be read: from now on every request is watched through the public events. */
+  watchRequests(): void {
+    if (this.#public) return;
+    this.#public = true;
+    for (const connection of this.connections) this.#watch(connection);
+  }
+
+  /** A request seen through the public events (idempotent). */
+  observe(req: IncomingMessage, res: ServerResponse): void {
+    const observed = res as Observed;
+    if (!this.#public || observed[kObserved] !== undefined) return;
+    const socket = req.socket as Socket | null;
+    if (socket === null || typeof socket.end !== 'function') return;
+    const connection = this.adopt(socket);
+    observed[kObserved] = connection;
+    (connection.responses ??= []).push(res);
+    res.once('close', onObservedClose);
+  }
+
+  /** An `'upgrade'` or `'connect'` event handed this socket to the app: never idle, destroyed only at the timeout. */
+  observeUpgrade(socket: Socket): void {
+    const connection = connectionOf.get(socket);
+    if (connection !== undefined) connection.upgraded = true;
   }
 
   /** Starts tracking an HTTP/2 session; `closing` sends it GOAWAY at once. */
@@ -91,9 +186,28 @@ export class ConnectionTracker {
     this.connections.delete(connection);
     this.#events.closed(connection);
   }
+
+  /** @internal */
+  observedClosed(connection: Connection, res: ServerResponse): void {
+    const list = connection.responses;
+    const index = list === undefined ? -1 : list.indexOf(res);
+    if (index >= 0) list!.splice(index, 1);
+    this.#events.closed(connection);
+  }
+
+  #watch(connection: Connection): void {
+    connection.responses ??= [];
+    // Requests it carried before it was watched went unseen, unless it never carried a byte.
+    if (!connection.watchedFromStart && connection.socket.bytesRead > 0) connection.unknown = true;
+  }
 }
 
 function onSocketClose(this: Socket): void {
   const connection = connectionOf.get(this);
   connection?.tracker.connectionClosed(connection);
+}
+
+function onObservedClose(this: Observed): void {
+  const connection = this[kObserved];
+  connection?.tracker.observedClosed(connection, this);
 }

@@ -4,7 +4,7 @@ import { ConnectionTracker } from './connection-tracker.js';
 import type { Connection } from './connection-tracker.js';
 import { IdleCloser } from './idle-closer.js';
 import { InflightTracker } from './inflight-tracker.js';
-import { currentResponse, isUpgraded, lastActivity, loopTime } from './node-internals.js';
+import { checkSockets, lastActivity, loopTime } from './node-internals.js';
 import type { InflightOwner } from './inflight-tracker.js';
 import type { RequestScope } from './request-scope.js';
 import { now } from './run-hook.js';
@@ -50,25 +50,44 @@ export class HttpDrainer implements InflightOwner {
   readonly #inFlight: InflightTracker;
   #closing = false;
   #onSettled: (() => void) | undefined;
+  #sweep: ReturnType<typeof setInterval> | undefined;
 
   constructor(host: DrainerHost) {
     this.#host = host;
-    this.#connections = new ConnectionTracker({
+    const connections = new ConnectionTracker({
       adopted: (connection) => {
         if (this.#closing) this.#closer.schedule(connection);
       },
-      closed: () => this.checkSettled(),
+      closed: (connection) => {
+        // A response watched publicly may have been what kept its connection busy.
+        if (connection !== undefined && this.#closing) this.#closer.schedule(connection);
+        this.checkSettled();
+      },
     });
-    this.#closer = new IdleCloser(idleSignals, (count) => {
+    this.#connections = connections;
+    const signals = {
+      busy: (connection: Connection) => connections.busy(connection),
+      upgraded: (connection: Connection) => connections.upgraded(connection),
+      lastActivity: (connection: Connection) => lastActivity(connection.socket),
+      loopTime,
+    };
+    this.#closer = new IdleCloser(signals, (count) => {
       this.#inFlight.stats.idleConnectionsClosed += count;
       this.#host.onDrainEvent({ type: 'idleClosed', connections: count });
     });
     this.#inFlight = new InflightTracker(this, this.#connections, this.#closer);
     this.#servers = new ServerRegistry({
-      connection: (socket) => void this.#connections.adopt(socket),
-      session: (session) => this.#connections.trackSession(session, this.#closing),
+      connection: (socket, fromStart) => void connections.adopt(socket, fromStart),
+      session: (session) => connections.trackSession(session, this.#closing),
       request: (req, res) => this.track(req, res),
       closeCalled: (server) => this.#host.onServerClose(server),
+      closed: () => this.checkSettled(),
+      internalsMissing: (req, res) => {
+        this.#watchRequests();
+        connections.observe(req, res);
+      },
+      observe: (req, res) => connections.observe(req, res),
+      upgraded: (socket) => connections.observeUpgrade(socket),
     });
   }
 
@@ -81,7 +100,7 @@ export class HttpDrainer implements InflightOwner {
   get inFlight(): number {
     if (this.shutdownReason !== undefined) return this.#inFlight.responses.size;
     let busy = 0;
-    for (const { socket } of this.#connections.connections) if (currentResponse(socket) != null) busy++;
+    for (const connection of this.#connections.connections) if (this.#connections.current(connection) != null) busy++;
     return busy;
   }
 
@@ -124,7 +143,10 @@ export class HttpDrainer implements InflightOwner {
     if (this.shutdownReason === undefined) {
       // A connection opened before its server was attached is adopted at its first request.
       const socket = req.socket as Socket | null;
-      if (socket !== null && typeof socket.end === 'function') this.#connections.adopt(socket);
+      if (socket !== null && typeof socket.end === 'function') {
+        this.#connections.adopt(socket);
+        if (this.#connections.watchesRequests) this.#connections.observe(req, res);
+      }
       return;
     }
     this.#inFlight.track(req, res);
@@ -138,6 +160,8 @@ export class HttpDrainer implements InflightOwner {
   /** Shutdown began: notify every in-flight request that asked to be told. */
   begin(reason: string): void {
     this.shutdownReason = reason;
+    // No request since attach() ran the self-check: the connections must tell, or be watched publicly.
+    if (checkSockets(this.#sockets()) === false) this.#watchRequests();
     this.#servers.trackRequests();
     this.#inFlight.begin();
     const watchers = [...this.watchers];
@@ -155,8 +179,10 @@ export class HttpDrainer implements InflightOwner {
     this.#inFlight.closeConnections();
     this.#connections.closeSessions();
     this.#closer.start(this.#connections.connections);
+    if (this.#servers.hasHidden || this.#connections.hasUnknown) this.#sweepWhileDraining(plan.idleGraceMs);
     const budget = Math.min(plan.timeoutMs, plan.deadline - now());
     const settled = await this.#settledWithin(budget);
+    clearInterval(this.#sweep);
     const stats = this.#inFlight.stats;
     if (settled) {
       this.#host.onDrainEvent({ type: 'drained', completed: stats.completedDuringDrain });
@@ -173,6 +199,7 @@ export class HttpDrainer implements InflightOwner {
   /** Destroys everything still open; used when the process must go now. */
   destroyAll(): void {
     this.#connections.destroyAll();
+    this.#servers.destroyHidden();
   }
 
   reportScopeError(error: unknown): void {
@@ -182,6 +209,15 @@ export class HttpDrainer implements InflightOwner {
   /** @internal A response or connection ended: resolve the drain if nothing is left. */
   checkSettled(): void {
     if (this.#onSettled !== undefined && this.#isSettled()) this.#onSettled();
+  }
+
+  #watchRequests(): void {
+    this.#connections.watchRequests();
+    this.#servers.watchRequests();
+  }
+
+  *#sockets(): Iterable<Socket> {
+    for (const { socket, upgraded } of this.#connections.connections) if (!upgraded) yield socket;
   }
 
   #settledWithin(budget: number): Promise<boolean> {
@@ -200,17 +236,21 @@ export class HttpDrainer implements InflightOwner {
   }
 
   #isSettled(): boolean {
-    return this.#inFlight.responses.size === 0 && this.#connections.size === 0;
+    return this.#inFlight.responses.size === 0 && this.#connections.size === 0 && !this.#servers.hiddenOpen;
+  }
+
+  /**
+   * Some connections cannot be seen or read (Node internals missing): Node's own
+   * `closeIdleConnections()` closes them once idle, each grace, while no known connection is
+   * within its own grace (which the sweep would cut short).
+   */
+  #sweepWhileDraining(graceMs: number): void {
+    this.#sweep = setInterval(() => {
+      for (const connection of this.#connections.connections) if (connection.timer !== undefined) return;
+      this.#servers.closeIdleConnections();
+    }, Math.max(1, graceMs));
   }
 }
-
-/** The idle closer's view of a connection, read from Node's own records. */
-const idleSignals = {
-  busy: (connection: Connection) => currentResponse(connection.socket) != null,
-  upgraded: (connection: Connection) => isUpgraded(connection.socket),
-  lastActivity: (connection: Connection) => lastActivity(connection.socket),
-  loopTime,
-};
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

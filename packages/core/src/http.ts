@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { InvalidArgumentError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
+import { serverOf } from './node-internals.js';
 import { checkOptionsObject, defaultOptions, show } from './options.js';
 import type { HealthProbe, HealthRoutesOptions } from './health-probe.js';
 import type { RequestShutdownHook } from './request-scope.js';
@@ -120,7 +121,7 @@ export function defineRequestMembers(prototype: object, lifecycle: Lifecycle, ra
  * connections and finds its requests in flight by itself) and there are no probe routes to answer.
  */
 export function middlewareDone(lifecycle: Lifecycle, req: IncomingMessage, probe: HealthProbe | undefined): boolean {
-  return probe === undefined && lifecycle.isAttached((req.socket as { server?: unknown } | null)?.server);
+  return probe === undefined && lifecycle.isAttached(serverOf(req));
 }
 
 function isLifecycleLike(value: unknown): value is Lifecycle {

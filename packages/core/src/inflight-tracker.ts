@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Connection, ConnectionTracker } from './connection-tracker.js';
 import type { IdleCloser } from './idle-closer.js';
-import { currentResponse } from './node-internals.js';
 import { RequestScope } from './request-scope.js';
 import type { ScopeOwner } from './request-scope.js';
 import { kConnection, kProbe, kRequestScope, kResponse, kTracked } from './symbols.js';
@@ -55,9 +55,8 @@ export class InflightTracker {
   /** Shutdown began: the requests in flight now are the ones whose response occupies a connection. */
   begin(): void {
     // (What http-terminator reads too); from here on every request is tracked as it arrives.
-    for (const { socket } of this.#connections.connections) {
-      const res = currentResponse(socket);
-      if (res != null && res.req !== undefined) this.track(res.req, res);
+    for (const connection of this.#connections.connections) {
+      for (const res of this.#connections.pending(connection)) if (res.req !== undefined) this.track(res.req, res);
     }
     this.stats.inFlightAtStart = this.responses.size;
   }
@@ -84,22 +83,21 @@ export class InflightTracker {
     const socket = req.socket as Socket | null;
     // An in-memory request (Fastify's inject(), light-my-request) has a stand-in socket with no
     // connection behind it: nothing to drain, and it never closes.
-    if (socket !== null && typeof socket.end === 'function' && typeof (res as { shouldKeepAlive?: unknown }).shouldKeepAlive === 'boolean') {
+    if (socket !== null && typeof socket.end === 'function' && res instanceof ServerResponse) {
       const connection = this.#connections.adopt(socket);
+      this.#connections.observe(req, res);
       this.#closer.cancel(connection);
       tracked[kConnection] = connection;
       // A keep-alive socket can deliver another request after draining began;
       // serve it, but with `Connection: close`, so the client reconnects elsewhere and nothing is lost.
-      if (this.#owner.closing) res.shouldKeepAlive = false;
+      if (this.#owner.closing) closeAfter(res);
     }
     res.on('close', onResponseClose);
   }
 
   /** The listeners just closed: `Connection: close` on every response still able to carry it. */
   closeConnections(): void {
-    for (const res of this.responses) {
-      if (!res.headersSent && typeof res.shouldKeepAlive === 'boolean') res.shouldKeepAlive = false;
-    }
+    for (const res of this.responses) if (res instanceof ServerResponse) closeAfter(res);
   }
 
   /** The scope of a request, created on first use. */
@@ -109,7 +107,7 @@ export class InflightTracker {
     if (scope === undefined) {
       scope = new RequestScope(this.#owner);
       scoped[kRequestScope] = scope;
-      const res = responseOf(scoped);
+      const res = this.#responseOf(scoped);
       // A response that already ended (or cannot be found) will never report its end:
       // such a scope must not join the watchers, or it would stay there for good.
       if (res === undefined || res.writableFinished || res.destroyed || (res[kTracked] !== undefined && !this.responses.has(res))) scope.finish();
@@ -129,7 +127,7 @@ export class InflightTracker {
     const connection = res[kConnection];
     if (connection !== undefined) {
       // A pipelined request answered before shutdown began is next on this connection now.
-      const next = currentResponse(connection.socket) as Tracked | null | undefined;
+      const next = this.#connections.current(connection) as Tracked | null | undefined;
       if (next != null && next !== res && next[kTracked] === undefined && next.req !== undefined) this.track(next.req, next);
       if (this.#owner.closing) this.#closer.schedule(connection);
     }
@@ -140,6 +138,20 @@ export class InflightTracker {
   probeClosed(connection: Connection): void {
     if (this.#owner.closing) this.#closer.schedule(connection);
   }
+
+  /** The response of a request: Express links it, the tracker remembers it, else it is the one on the socket. */
+  #responseOf(req: ScopedRequest): Tracked | undefined {
+    const known = req[kResponse] ?? (req as { res?: Tracked }).res;
+    if (known !== undefined) return known;
+    const socket = req.socket as Socket | null;
+    const current = socket === null ? undefined : (this.#connections.currentOn(socket) as Tracked | null | undefined);
+    return current != null && current.req === req ? current : undefined;
+  }
+}
+
+/** Ends the connection after `res` (public API; the header also tells the client why). */
+function closeAfter(res: ServerResponse): void {
+  if (!res.headersSent) res.setHeader('Connection', 'close');
 }
 
 function onResponseClose(this: Tracked): void {
@@ -153,13 +165,4 @@ function onProbeClose(this: Tracked): void {
 
 function onScopedResponseClose(this: Tracked): void {
   (this.req as ScopedRequest | undefined)?.[kRequestScope]?.finish();
-}
-
-/** The response of a request: Express links it, the tracker remembers it, else it is the one on the socket. */
-function responseOf(req: ScopedRequest): Tracked | undefined {
-  const known = req[kResponse] ?? (req as { res?: Tracked }).res;
-  if (known !== undefined) return known;
-  const socket = req.socket as Socket | null;
-  const current = socket === null ? undefined : (currentResponse(socket) as Tracked | null | undefined);
-  return current != null && current.req === req ? current : undefined;
 }

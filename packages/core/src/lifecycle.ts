@@ -17,6 +17,7 @@ import type { LifecycleError } from './errors.js';
 import { HttpDrainer } from './http-drain.js';
 import { applyKeepAliveTimeout } from './keep-alive.js';
 import type { DrainableServer } from './http-drain.js';
+import { serverOf } from './node-internals.js';
 import { checkDuration, checkOptionsObject, checkServer, resolveOptions, show } from './options.js';
 import type { ResolvedOptions } from './options.js';
 import { join, leave, trigger } from './process-coordinator.js';
@@ -270,7 +271,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
   trackRequest(req: IncomingMessage, res: ServerResponse): void {
     const drainer = this.#drainer ?? this.#createDrainer();
     if (drainer.servers === 0 && this.#shutdownPromise === undefined) {
-      const server = (req.socket as { server?: DrainableServer } | null)?.server;
+      const server = serverOf(req) as DrainableServer | null | undefined;
       if (server !== undefined && server !== null) this.#attach(server, false);
     }
     drainer.track(req, res);

@@ -1,79 +1,209 @@
-import type { Server as NetServer, Socket } from 'node:net';
-import type { ServerResponse } from 'node:http';
+import { debuglog } from 'node:util';
+import { Socket } from 'node:net';
+import type { Server as NetServer } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
-// Every read of a Node.js internal, behind one named function each. Links point at the line of
-// Node's source each read relies on; the same code is in 20.20.2, 22.23.5, 24.22.3 and 26.12.1.
-// A Node upgrade needs this file, and only this file, read against Node's changelog.
+// Every read of a Node.js internal, behind one named function each. The links point at the line of
+// Node's source each read relies on (the same code is in 20.20.2, 22.23.5, 24.22.3 and 26.12.1), so
+// a Node upgrade needs this file, and only this one, read against Node's changelog. Each internal
+// is detected once into `capabilities()`; where one is missing, the drainer falls back to public
+// APIs that cost speed, never a request (see each capability).
 
-interface NodeTimer {
-  _idleStart?: unknown;
+const debug = debuglog('lifespan');
+const source = 'https://github.com/nodejs/node/blob/v24.22.3/lib';
+
+/** The raw reads; each returns undefined when Node lacks the internal. Tests replace one to force its fallback. */
+interface Readers {
+  /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L300 (assignSocket) and #L310 (detachSocket) */
+  httpMessage(socket: Socket): unknown;
+  /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L192 (Symbol('http.server.connections')), #L614 (made on 'listening') */
+  connectionsList(server: NetServer): { all(): { socket?: Socket | null }[] } | undefined;
+  /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/net.js#L651 (socket[kTimeout]); internal/timers.js#L793 (kTimeout is Symbol('timeout')) */
+  socketTimer(socket: Socket): unknown;
+  /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/internal/timers.js#L429 (_idleStart: libuv's clock when a Timeout was armed) */
+  timerStart(timer: unknown): unknown;
 }
 
-type InternalSocket = Socket & { parser?: unknown; _httpMessage?: ServerResponse | null };
+const nodeReaders: Readers = {
+  httpMessage: (socket) => (socket as { _httpMessage?: unknown })._httpMessage,
+  connectionsList(server) {
+    const symbol = Object.getOwnPropertySymbols(server).find((candidate) => candidate.description === 'http.server.connections');
+    const list = symbol === undefined ? undefined : (server as unknown as Record<symbol, { all?: unknown } | undefined>)[symbol];
+    return typeof list?.all === 'function' ? (list as ReturnType<Readers['connectionsList']>) : undefined;
+  },
+  socketTimer(socket) {
+    const symbol = timeoutSymbol(socket);
+    return symbol === undefined ? undefined : (socket as unknown as Record<symbol, unknown>)[symbol];
+  },
+  timerStart: (timer) => (timer as { _idleStart?: unknown } | null | undefined)?._idleStart,
+};
+
+let readers = nodeReaders;
+
+/** Which internals this runtime has; each false names the public fallback in use. */
+export interface NodeCapabilities {
+  /**
+   * `socket._httpMessage` is the response being written: it tells a busy connection from an idle
+   * one and finds the requests in flight when shutdown begins, at no cost per request. Checked on
+   * the first request of an attached server (`undefined` until then). Fallback: every request is
+   * seen through the server's `'request'` event and its response's `'close'` (a listener per
+   * request); connections open before they could be watched are closed by Node's own
+   * `closeIdleConnections()`.
+   */
+  currentResponse: boolean | undefined;
+  /**
+   * A server lists its connections: those accepted before `attach()` are adopted at once.
+   * Fallback: they are closed by Node's `closeIdleConnections()` once idle, and the drain waits for
+   * the server's `'close'` (which Node emits when its last connection is gone).
+   */
+  connectionsList: boolean;
+  /**
+   * Sockets' timeout timers carry their last activity in the loop's clock, so a quiet server closes
+   * its idle connections at once. Fallback: each idle connection gets the whole grace (up to
+   * `idleGraceMs` later exit).
+   */
+  activityStamps: boolean;
+}
+
+let detected: NodeCapabilities | undefined;
+let symbolOfTimeout: symbol | null | undefined;
+
+/** The capabilities record, detected on first use (the first `attach()`). */
+export function capabilities(): NodeCapabilities {
+  if (detected !== undefined) return detected;
+  // A socket that never connects carries every field net.Socket's constructor sets.
+  const probe = new Socket();
+  const stamps = typeof readers.timerStart(loopTimer()) === 'number' && readers.socketTimer(probe) === null;
+  probe.destroy();
+  detected = { currentResponse: undefined, connectionsList: true, activityStamps: stamps };
+  if (!stamps) degraded('activityStamps', `socket[Symbol(timeout)]._idleStart (${source}/net.js#L651)`, 'every idle connection gets the whole grace');
+  return detected;
+}
 
 /**
- * The response node:http is writing on `socket` (pipelined ones queue behind it), or null.
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L300 (assignSocket)
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L310 (detachSocket)
+ * The self-check, on the first request of an attached server: does Node record `res` (or the
+ * response it queues behind) on the socket? Returns the verdict, or
+ * undefined if this request cannot tell (its socket is gone).
  */
+export function checkRequest(req: IncomingMessage, res: ServerResponse): boolean | undefined {
+  const found = capabilities();
+  if (found.currentResponse !== undefined) return found.currentResponse;
+  const socket = req.socket as Socket | null;
+  if (socket === null || socket.destroyed) return undefined;
+  const message = readers.httpMessage(socket) as { socket?: unknown } | null | undefined;
+  found.currentResponse = message === res || (message != null && message.socket === socket);
+  if (!found.currentResponse) degraded('currentResponse', `socket._httpMessage (${source}/_http_server.js#L300)`, "requests tracked through the 'request' event");
+  return found.currentResponse;
+}
+
+/**
+ * The self-check when shutdown begins before any request was seen since `attach()`: a socket that
+ * has carried a response keeps `_httpMessage` (null between responses). Returns the verdict, or
+ * undefined when no socket can tell and none could hide a request (none carried a byte). Upgraded
+ * sockets never had a response: leave them out.
+ */
+export function checkSockets(sockets: Iterable<Socket>): boolean | undefined {
+  const found = capabilities();
+  if (found.currentResponse !== undefined) return found.currentResponse;
+  let used = false;
+  for (const socket of sockets) {
+    if (socket.bytesRead === 0) continue;
+    used = true;
+    if (readers.httpMessage(socket) !== undefined) {
+      found.currentResponse = true;
+      return true;
+    }
+  }
+  if (!used) return undefined;
+  // Sockets that carried bytes and show no trace of a response: either each is still reading its
+  // first request, or Node keeps no such record. Assume the worse; it costs speed only.
+  found.currentResponse = false;
+  degraded('currentResponse', `socket._httpMessage (${source}/_http_server.js#L300)`, "requests tracked through the 'request' event");
+  return false;
+}
+
+/** The response node:http is writing on `socket` (pipelined ones queue behind it), or null. Valid where `currentResponse`. */
 export function currentResponse(socket: Socket): ServerResponse | null | undefined {
-  return (socket as InternalSocket)._httpMessage;
+  return readers.httpMessage(socket) as ServerResponse | null | undefined;
 }
 
 /**
- * Whether node:http handed `socket` over after an upgrade (WebSocket): its parser is gone.
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L801 (set per connection)
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_common.js#L208 (freeParser clears it)
+ * The open connections of a listening node:http(s) server, from the list Node keeps for
+ * closeAllConnections(); undefined (and `connectionsList` false) if Node keeps none.
  */
-export function isUpgraded(socket: Socket): boolean {
-  return (socket as InternalSocket).parser === null;
-}
-
-/**
- * The open connections of a node:http(s) server, from the list Node keeps for closeAllConnections().
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L192 (the symbol)
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L614 (created on 'listening')
- */
-export function connectionsOf(server: NetServer): Socket[] {
-  const symbol = Object.getOwnPropertySymbols(server).find((candidate) => candidate.description === 'http.server.connections');
-  const list = symbol === undefined ? undefined : (server as unknown as Record<symbol, { all?: () => { socket?: Socket | null }[] }>)[symbol];
-  if (typeof list?.all !== 'function') return [];
+export function connectionsOf(server: NetServer): Socket[] | undefined {
+  const list = readers.connectionsList(server);
+  if (list === undefined) {
+    if (capabilities().connectionsList) {
+      capabilities().connectionsList = false;
+      degraded('connectionsList', `server[Symbol(http.server.connections)] (${source}/_http_server.js#L192)`, "connections open before attach() are left to closeIdleConnections() and the server's 'close'");
+    }
+    return undefined;
+  }
   const sockets: Socket[] = [];
   for (const parser of list.all()) if (parser.socket != null && !parser.socket.destroyed) sockets.push(parser.socket);
   return sockets;
 }
 
-let timeoutSymbol: symbol | null | undefined;
-
-/**
- * When `socket` last carried a byte, in `loopTime()`: node:http arms the socket's timeout timer
- * with `keepAliveTimeout` once it is idle, and net re-arms it on every read and write.
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/net.js#L651 (socket[kTimeout])
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/internal/timers.js#L793 (kTimeout is Symbol('timeout'))
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/internal/timers.js#L429 (_idleStart)
- */
+/** When `socket` last carried a byte (net re-arms its timeout timer on every read and write), in `loopTime()`. */
 export function lastActivity(socket: Socket): number | undefined {
-  timeoutSymbol ??= Object.getOwnPropertySymbols(socket).find((symbol) => symbol.description === 'timeout') ?? null;
-  if (timeoutSymbol === null) return undefined;
-  const timer = (socket as unknown as Record<symbol, NodeTimer | null | undefined>)[timeoutSymbol];
-  const start = timer?._idleStart;
+  if (!capabilities().activityStamps) return undefined;
+  const start = readers.timerStart(readers.socketTimer(socket));
+  return typeof start === 'number' ? start : undefined;
+}
+
+/** The event loop's clock, in which timers record when they were armed. */
+export function loopTime(): number | undefined {
+  if (!capabilities().activityStamps) return undefined;
+  const start = readers.timerStart(loopTimer());
   return typeof start === 'number' ? start : undefined;
 }
 
 /**
- * The event loop's clock, in which timers record `_idleStart`.
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/internal/timers.js#L429
+ * Whether `server` is a node:http2 server (sessions, not sockets, carry its requests): both of
+ * node:http2's server classes, and only they, have the documented `updateSettings()`.
+ * @see https://nodejs.org/docs/latest-v24.x/api/http2.html#serverupdatesettingssettings
  */
-export function loopTime(): number | undefined {
-  const timer = setTimeout(noop, 0) as unknown as NodeTimer;
-  clearTimeout(timer as unknown as ReturnType<typeof setTimeout>);
-  return typeof timer._idleStart === 'number' ? timer._idleStart : undefined;
+export function isHttp2Server(server: NetServer): boolean {
+  return typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
 }
 
-/** Whether `server` is a node:http2 server (sessions, not sockets, carry its requests). */
-export function isHttp2Server(server: NetServer): boolean {
-  const name = server.constructor.name;
-  return name === 'Http2SecureServer' || name === 'Http2Server';
+/**
+ * The server a request arrived on (`socket.server`, set by net for every accepted socket, and
+ * long relied on by http-terminator and others).
+ * @see https://github.com/nodejs/node/blob/v24.22.3/lib/net.js#L2822
+ */
+export function serverOf(req: IncomingMessage): unknown {
+  return (req.socket as { server?: unknown } | null | undefined)?.server;
+}
+
+/**
+ * @internal Tests only: replace some raw reads (e.g. with `() => undefined`, as if Node had
+ * renamed the internal) and detect again; returns the function that restores Node's own.
+ */
+export function overrideInternals(replacement: Partial<Readers>): () => void {
+  readers = { ...nodeReaders, ...replacement };
+  detected = undefined;
+  return () => {
+    readers = nodeReaders;
+    detected = undefined;
+  };
+}
+
+function timeoutSymbol(socket: Socket): symbol | undefined {
+  // net.Socket keeps its timer under an internal symbol, found once by its description.
+  if (symbolOfTimeout === undefined) symbolOfTimeout = Object.getOwnPropertySymbols(socket).find((symbol) => symbol.description === 'timeout') ?? null;
+  return symbolOfTimeout ?? undefined;
+}
+
+function loopTimer(): unknown {
+  const timer = setTimeout(noop, 0);
+  clearTimeout(timer);
+  return timer;
+}
+
+function degraded(capability: keyof NodeCapabilities, internal: string, fallback: string): void {
+  debug('degraded mode (%s): %s is unavailable on Node %s; %s', capability, internal, process.version, fallback);
 }
 
 function noop(): void {}

@@ -4,7 +4,7 @@ import { Server as TlsServer } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SessionLike } from './connection-tracker.js';
-import { connectionsOf, isHttp2Server } from './node-internals.js';
+import { capabilities, checkRequest, connectionsOf, isHttp2Server } from './node-internals.js';
 
 const debug = debuglog('lifespan');
 
@@ -13,22 +13,35 @@ export type DrainableServer = NetServer;
 
 interface ServerRecord {
   readonly server: DrainableServer;
+  readonly http2: boolean;
   explicit: boolean;
   readonly originalClose: DrainableServer['close'];
   closeEmitted: boolean;
   listenerClosed: boolean;
+  /** It had connections before attach() that Node would not list: the drain waits for its 'close'. */
+  hidden: boolean;
+  /** The self-check of Node's records, until a request runs it. */
+  check: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 }
 
 /** What the registry tells its owner. */
 export interface ServerEvents {
-  /** A connection of an attached server (accepted now, or before the server was attached). */
-  connection(socket: Socket): void;
+  /** A connection of an attached server: accepted now (`fromStart`), or before the server was attached. */
+  connection(socket: Socket, fromStart: boolean): void;
   /** An HTTP/2 session of an attached server. */
   session(session: Http2SessionLike): void;
+  /** A server emitted 'close': its listener and every connection Node knew of are gone. */
+  closed(server: DrainableServer): void;
   /** A request, once requests are tracked one by one (`trackRequests()`). */
   request(req: IncomingMessage, res: ServerResponse): void;
   /** An explicitly attached server's `close()` was called before shutdown (the app, a framework, cluster). */
   closeCalled(server: DrainableServer): void;
+  /** The self-check found Node's record of responses unreadable, on this request: watch requests publicly. */
+  internalsMissing(req: IncomingMessage, res: ServerResponse): void;
+  /** A request seen through the public `'request'` event (only once `watchRequests()` was called). */
+  observe(req: IncomingMessage, res: ServerResponse): void;
+  /** A socket handed over to the app by an `'upgrade'` or `'connect'` event. */
+  upgraded(socket: Socket): void;
 }
 
 /**
@@ -39,6 +52,7 @@ export class ServerRegistry {
   readonly #servers = new Map<DrainableServer, ServerRecord>();
   readonly #events: ServerEvents;
   #shuttingDown = false;
+  #watching = false;
 
   constructor(events: ServerEvents) {
     this.#events = events;
@@ -58,21 +72,32 @@ export class ServerRegistry {
       return false;
     }
     const http2 = isHttp2Server(server);
-    const record: ServerRecord = { server, explicit, originalClose: server.close, closeEmitted: false, listenerClosed: false };
+    const found = capabilities();
+    const record: ServerRecord = { server, http2, explicit, originalClose: server.close, closeEmitted: false, listenerClosed: false, hidden: false, check: undefined };
     this.#servers.set(server, record);
+    const events = this.#events;
     server.once('close', () => {
       record.closeEmitted = true;
       if (!record.explicit) this.#servers.delete(server);
+      events.closed(server);
     });
-    const events = this.#events;
     if (http2) {
       server.on('session', (session: Http2SessionLike) => events.session(session));
     } else {
-      server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => events.connection(socket));
+      server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => events.connection(socket, true));
+      // The public sign of a socket handed over (WebSocket, CONNECT tunnel); on Node 26 it also
+      // comes before an upgrade request's body was read, while node:http still parses it.
+      for (const name of ['upgrade', 'connect'] as const) mirrorListeners(server, name, (req: IncomingMessage) => events.upgraded(req.socket));
+      if (server.listening) {
+        // Connections accepted before attach (a lazy attach at the first request, or an attach after
+        // listen() under load) would otherwise be found only when they carry their next request.
+        const sockets = connectionsOf(server);
+        if (sockets === undefined) record.hidden = true;
+        else for (const socket of sockets) events.connection(socket, false);
+      }
+      if (found.currentResponse === undefined) this.#checkOnFirstRequest(record);
+      else if (this.#watching) this.#watchRequestsOf(record);
     }
-    // Connections accepted before attach (a lazy attach at the first request, or an attach after
-    // listen() under load) would otherwise be found only when they carry their next request.
-    for (const socket of connectionsOf(server)) events.connection(socket);
     if (this.#shuttingDown) this.#trackRequestsOf(server);
     const closeCalled = (callback: ((error?: Error) => void) | undefined): void => this.#closeCalled(record, callback);
     // An own property shadows http.Server#close, so every caller (a test harness, a framework,
@@ -101,11 +126,66 @@ export class ServerRegistry {
     for (const server of this.#servers.keys()) this.#trackRequestsOf(server);
   }
 
+  /** Node's record of responses is unreadable: every request of every attached HTTP/1 server is observed from now on. */
+  watchRequests(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    for (const record of this.#servers.values()) if (!record.http2) this.#watchRequestsOf(record);
+  }
+
+  /** Some server has connections nobody could list (and so no one else can close when idle). */
+  get hasHidden(): boolean {
+    for (const record of this.#servers.values()) if (record.hidden) return true;
+    return false;
+  }
+
+  /** Whether a server with unlisted connections is still open: Node emits its 'close' after the last one. */
+  get hiddenOpen(): boolean {
+    for (const record of this.#servers.values()) if (record.hidden && !record.closeEmitted) return true;
+    return false;
+  }
+
+  /** Node's own `closeIdleConnections()` on every HTTP/1 server: it knows the connections Lifespan cannot see. */
+  closeIdleConnections(): void {
+    for (const { server, http2 } of this.#servers.values()) {
+      const closeIdle = (server as { closeIdleConnections?: () => void }).closeIdleConnections;
+      if (!http2 && typeof closeIdle === 'function') closeIdle.call(server);
+    }
+  }
+
+  /** Node's own `closeAllConnections()` on the servers with unlisted connections (the drain timed out). */
+  destroyHidden(): void {
+    for (const { server, hidden } of this.#servers.values()) {
+      const closeAll = (server as { closeAllConnections?: () => void }).closeAllConnections;
+      if (hidden && typeof closeAll === 'function') closeAll.call(server);
+    }
+  }
+
   /** Closes every listener (connections stay open); returns how many were listening. */
   closeListeners(): number {
     let closed = 0;
     for (const record of this.#servers.values()) if (this.#closeListener(record)) closed++;
     return closed;
+  }
+
+  #checkOnFirstRequest(record: ServerRecord): void {
+    record.check = (req, res) => {
+      const verdict = checkRequest(req, res);
+      if (verdict === undefined) return;
+      // Once per process: the listener goes, and the server's request path is what it was.
+      for (const other of this.#servers.values()) {
+        if (other.check !== undefined) other.server.removeListener('request', other.check);
+        other.check = undefined;
+      }
+      if (!verdict) this.#events.internalsMissing(req, res);
+    };
+    record.server.prependListener('request', record.check);
+  }
+
+  #watchRequestsOf(record: ServerRecord): void {
+    const { server } = record;
+    const events = this.#events;
+    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => events.observe(req, res));
   }
 
   #trackRequestsOf(server: DrainableServer): void {
@@ -146,4 +226,26 @@ export class ServerRegistry {
     }
     if (!this.#shuttingDown) this.#events.closeCalled(server);
   }
+}
+
+/**
+ * Listens to `event` only while the app does: node:http behaves differently depending on whether a
+ * server has any 'upgrade' (or 'connect') listener, so Lifespan's must never be the only one.
+ */
+function mirrorListeners(server: DrainableServer, event: string, listener: (req: IncomingMessage) => void): void {
+  let installed = false;
+  const sync = (): void => {
+    const others = server.listeners(event).filter((candidate) => candidate !== listener).length;
+    if (others > 0 && !installed) {
+      installed = true;
+      server.prependListener(event, listener);
+    } else if (others === 0 && installed) {
+      installed = false;
+      server.removeListener(event, listener);
+    }
+  };
+  // 'newListener' comes before the listener is added: look once it is there (no I/O runs between).
+  server.on('newListener', (name: string | symbol) => void (name === event && queueMicrotask(sync)));
+  server.on('removeListener', (name: string | symbol) => void (name === event && sync()));
+  sync();
 }

@@ -11,3 +11,5 @@ export const kTracked = Symbol('@lifespan/core.tracked');
 export const kResponse = Symbol('@lifespan/core.response');
 /** On a probe's response answered during the drain: the in-flight tracker to tell when it closes. */
 export const kProbe = Symbol('@lifespan/core.probe');
+/** On a response seen through the public `'request'` event (Node's own record unreadable): its connection. */
+export const kObserved = Symbol('@lifespan/core.observed');

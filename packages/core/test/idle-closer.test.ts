@@ -7,7 +7,6 @@ import type { IdleSignals } from '../src/idle-closer';
 
 interface FakeConnection extends Connection {
   busy: boolean;
-  upgraded: boolean;
   activeAt: number | undefined;
 }
 
@@ -18,6 +17,9 @@ function connection(options: { bytesRead?: number; openedAt?: number; busy?: boo
     socket: socket as never,
     timer: undefined,
     openedAt: options.openedAt ?? performance.now(),
+    watchedFromStart: true,
+    responses: undefined,
+    unknown: false,
     busy: options.busy ?? false,
     upgraded: false,
     activeAt: options.activeAt,
