@@ -196,6 +196,11 @@ export class HttpDrainer implements InflightOwner {
     this.#host.onDrainEvent({ type: 'destroyed', connections, requests });
   }
 
+  /** The lifecycle is closed: the servers get their own `close()` back and lose Lifespan's listeners. */
+  release(): void {
+    this.#servers.release();
+  }
+
   /** Destroys everything still open; used when the process must go now. */
   destroyAll(): void {
     this.#connections.destroyAll();

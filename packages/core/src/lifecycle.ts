@@ -584,6 +584,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
       http,
       errors,
     };
+    drainer?.release();
     this.#setState('closed');
     if (this.#participant !== undefined) leave(this.#process, this.#participant);
     this.#options.logger?.[report.ok ? 'info' : 'warn'](`lifespan: closed in ${Math.round(report.durationMs)} ms (${report.ok ? 'ok' : 'with errors'})`);

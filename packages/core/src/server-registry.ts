@@ -1,7 +1,6 @@
 import { debuglog } from 'node:util';
-import { Server as NetServer } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SessionLike } from './connection-tracker.js';
 import { capabilities, checkRequest, connectionsOf, isHttp2Server } from './node-internals.js';
@@ -15,7 +14,12 @@ interface ServerRecord {
   readonly server: DrainableServer;
   readonly http2: boolean;
   explicit: boolean;
+  /** The `close` in effect before attach(): Node's own, or one the app or a framework set. */
   readonly originalClose: DrainableServer['close'];
+  /** That close, if it was an own property of the server (restored as it was). */
+  readonly ownClose: PropertyDescriptor | undefined;
+  /** Removes what attach() added to the server (listeners), so that it can be freed or reused. */
+  readonly undo: (() => void)[];
   closeEmitted: boolean;
   listenerClosed: boolean;
   /** It had connections before attach() that Node would not list: the drain waits for its 'close'. */
@@ -53,6 +57,7 @@ export class ServerRegistry {
   readonly #events: ServerEvents;
   #shuttingDown = false;
   #watching = false;
+  #released = false;
 
   constructor(events: ServerEvents) {
     this.#events = events;
@@ -63,8 +68,9 @@ export class ServerRegistry {
     return this.#servers.size;
   }
 
-  /** Starts tracking `server`; false if it was attached already. */
+  /** Starts tracking `server`; false if it was attached already, or the drain is over. */
   attach(server: DrainableServer, explicit: boolean): boolean {
+    if (this.#released) return false;
     const known = this.#servers.get(server);
     if (known !== undefined) {
       // Lazily attached by a request first, then attached by the app: from now on its close is the app's.
@@ -73,21 +79,32 @@ export class ServerRegistry {
     }
     const http2 = isHttp2Server(server);
     const found = capabilities();
-    const record: ServerRecord = { server, http2, explicit, originalClose: server.close, closeEmitted: false, listenerClosed: false, hidden: false, check: undefined };
+    const record: ServerRecord = {
+      server,
+      http2,
+      explicit,
+      originalClose: server.close,
+      ownClose: Object.getOwnPropertyDescriptor(server, 'close'),
+      undo: [],
+      closeEmitted: false,
+      listenerClosed: false,
+      hidden: false,
+      check: undefined,
+    };
     this.#servers.set(server, record);
     const events = this.#events;
-    server.once('close', () => {
+    this.#on(record, 'close', () => {
       record.closeEmitted = true;
-      if (!record.explicit) this.#servers.delete(server);
+      if (!record.explicit) this.#forget(record);
       events.closed(server);
     });
     if (http2) {
-      server.on('session', (session: Http2SessionLike) => events.session(session));
+      this.#on(record, 'session', (session: Http2SessionLike) => events.session(session));
     } else {
-      server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => events.connection(socket, true));
+      this.#on(record, server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => events.connection(socket, true));
       // The public sign of a socket handed over (WebSocket, CONNECT tunnel); on Node 26 it also
       // comes before an upgrade request's body was read, while node:http still parses it.
-      for (const name of ['upgrade', 'connect'] as const) mirrorListeners(server, name, (req: IncomingMessage) => events.upgraded(req.socket));
+      for (const name of ['upgrade', 'connect'] as const) record.undo.push(mirrorListeners(server, name, (req: IncomingMessage) => events.upgraded(req.socket)));
       if (server.listening) {
         // Connections accepted before attach (a lazy attach at the first request, or an attach after
         // listen() under load) would otherwise be found only when they carry their next request.
@@ -98,11 +115,11 @@ export class ServerRegistry {
       if (found.currentResponse === undefined) this.#checkOnFirstRequest(record);
       else if (this.#watching) this.#watchRequestsOf(record);
     }
-    if (this.#shuttingDown) this.#trackRequestsOf(server);
+    if (this.#shuttingDown) this.#trackRequestsOf(record);
     const closeCalled = (callback: ((error?: Error) => void) | undefined): void => this.#closeCalled(record, callback);
-    // An own property shadows http.Server#close, so every caller (a test harness, a framework,
-    // cluster's worker.disconnect()) goes through the lifecycle instead of closeIdleConnections(),
-    // which resets keep-alive connections whose next request is already on the wire.
+    // An own property shadows http.Server#close until the lifecycle is closed, so every caller (a
+    // test harness, a framework, cluster's worker.disconnect()) goes through the lifecycle instead of
+    // closeIdleConnections(), which resets keep-alive connections whose next request is already on the wire.
     Object.defineProperty(server, 'close', {
       configurable: true,
       writable: true,
@@ -123,7 +140,16 @@ export class ServerRegistry {
   /** Shutdown began: from now on every request of every attached server is reported. */
   trackRequests(): void {
     this.#shuttingDown = true;
-    for (const server of this.#servers.keys()) this.#trackRequestsOf(server);
+    for (const record of this.#servers.values()) this.#trackRequestsOf(record);
+  }
+
+  /**
+   * The lifecycle is closed: every server gets its own `close()` back and loses Lifespan's
+   * listeners, so it behaves as Node's own again (listen() and close() work) and can be freed.
+   */
+  release(): void {
+    this.#released = true;
+    for (const record of this.#servers.values()) this.#forget(record, true);
   }
 
   /** Node's record of responses is unreadable: every request of every attached HTTP/1 server is observed from now on. */
@@ -179,33 +205,50 @@ export class ServerRegistry {
       }
       if (!verdict) this.#events.internalsMissing(req, res);
     };
-    record.server.prependListener('request', record.check);
+    this.#on(record, 'request', record.check, true);
   }
 
   #watchRequestsOf(record: ServerRecord): void {
-    const { server } = record;
     const events = this.#events;
-    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => events.observe(req, res));
+    this.#on(record, 'request', (req: IncomingMessage, res: ServerResponse) => events.observe(req, res), true);
   }
 
-  #trackRequestsOf(server: DrainableServer): void {
+  #trackRequestsOf(record: ServerRecord): void {
     const events = this.#events;
     // Prepended so that a response is tracked before the app's own listener can write to it.
-    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => events.request(req, res));
+    this.#on(record, 'request', (req: IncomingMessage, res: ServerResponse) => events.request(req, res), true);
+  }
+
+  /** Adds a listener that release() removes again. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own listener type
+  #on(record: ServerRecord, event: string, listener: (...args: any[]) => void, prepend = false): void {
+    const { server } = record;
+    if (prepend) server.prependListener(event, listener);
+    else server.on(event, listener);
+    record.undo.push(() => server.removeListener(event, listener));
+  }
+
+  /** Gives the server back: its own close(), none of Lifespan's listeners. */
+  #forget(record: ServerRecord, drained = false): void {
+    const { server } = record;
+    if (this.#servers.get(server) !== record) return;
+    this.#servers.delete(server);
+    for (const undo of record.undo.splice(0)) undo();
+    if (record.ownClose !== undefined) Object.defineProperty(server, 'close', record.ownClose);
+    else if (drained && !server.listening) closedAlready(server);
+    else delete (server as { close?: unknown }).close;
   }
 
   #closeListener(record: ServerRecord): boolean {
     if (record.listenerClosed) return false;
     record.listenerClosed = true;
-    if (!record.server.listening) {
-      // A server that never listened (Fastify before listen(), apps tested with inject()) still
-      // emits 'close', as Node's close() would, or whoever waits for it (Fastify's close) waits forever.
-      if (!record.closeEmitted) NetServer.prototype.close.call(record.server);
-      return false;
-    }
-    // Only the listening socket: http.Server#close() would also destroy idle keep-alive connections.
-    NetServer.prototype.close.call(record.server);
-    return true;
+    const { server } = record;
+    const listening = server.listening;
+    // A server that never listened (Fastify before listen(), apps tested with inject()) still
+    // emits 'close', as Node's close() would, or whoever waits for it (Fastify's close) waits forever.
+    if (!listening && record.closeEmitted) return false;
+    closeListenerOnly(server, record.originalClose);
+    return listening;
   }
 
   #closeCalled(record: ServerRecord, callback: ((error?: Error) => void) | undefined): void {
@@ -219,8 +262,8 @@ export class ServerRegistry {
     }
     if (!record.explicit) {
       // A server attached only because a request arrived on it (supertest's ephemeral servers)
-      // is not the app's lifetime: close it the way Node would, and forget it.
-      this.#servers.delete(server);
+      // is not the app's lifetime: forget it, and close it the way Node would.
+      this.#forget(record);
       record.originalClose.call(server);
       return;
     }
@@ -229,12 +272,54 @@ export class ServerRegistry {
 }
 
 /**
+ * Closes the listening socket only, through the server's own close(): only that clears Node's
+ * connections-checking interval, which otherwise keeps the server in memory for good
+ * (nodejs/node#48604). Its closeIdleConnections() is shadowed for that one call: close() calls it
+ * (Node 19+), and it destroys idle keep-alive connections whose next request may already be on the
+ * wire (on Node 26 also connections that have not sent a request yet, nodejs/node#63470).
+ * @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L627 (httpServerPreClose)
+ * @see https://github.com/nodejs/node/blob/v24.22.3/lib/https.js#L136 (https: the same)
+ * @see https://github.com/nodejs/node/blob/v24.22.3/lib/internal/http2/core.js#L3545 (http2: closes sessions with GOAWAY)
+ */
+function closeListenerOnly(server: DrainableServer, close: DrainableServer['close']): void {
+  const own = Object.getOwnPropertyDescriptor(server, 'closeIdleConnections');
+  Object.defineProperty(server, 'closeIdleConnections', { configurable: true, writable: true, value: keepConnections });
+  try {
+    close.call(server);
+  } finally {
+    if (own !== undefined) Object.defineProperty(server, 'closeIdleConnections', own);
+    else delete (server as { closeIdleConnections?: unknown }).closeIdleConnections;
+  }
+}
+
+function keepConnections(): void {}
+
+/**
+ * The drain closed the listener, not the app: a close() called now (a test's teardown, a
+ * framework's own close) succeeds, as it did while attached, rather than failing with Node's
+ * ERR_SERVER_NOT_RUNNING. The next listen() gives the server Node's own close() back.
+ */
+function closedAlready(server: DrainableServer): void {
+  const close = function close(this: DrainableServer, callback?: (error?: Error) => void): DrainableServer {
+    if (typeof callback === 'function') process.nextTick(callback);
+    return this;
+  };
+  Object.defineProperty(server, 'close', { configurable: true, writable: true, value: close });
+  server.once('listening', () => {
+    if (server.close === close) delete (server as { close?: unknown }).close;
+  });
+}
+
+/**
  * Listens to `event` only while the app does: node:http behaves differently depending on whether a
  * server has any 'upgrade' (or 'connect') listener, so Lifespan's must never be the only one.
+ * Returns the function that stops it.
  */
-function mirrorListeners(server: DrainableServer, event: string, listener: (req: IncomingMessage) => void): void {
+function mirrorListeners(server: DrainableServer, event: string, listener: (req: IncomingMessage) => void): () => void {
   let installed = false;
+  let stopped = false;
   const sync = (): void => {
+    if (stopped) return;
     const others = server.listeners(event).filter((candidate) => candidate !== listener).length;
     if (others > 0 && !installed) {
       installed = true;
@@ -245,7 +330,16 @@ function mirrorListeners(server: DrainableServer, event: string, listener: (req:
     }
   };
   // 'newListener' comes before the listener is added: look once it is there (no I/O runs between).
-  server.on('newListener', (name: string | symbol) => void (name === event && queueMicrotask(sync)));
-  server.on('removeListener', (name: string | symbol) => void (name === event && sync()));
+  const added = (name: string | symbol): void => void (name === event && queueMicrotask(sync));
+  const removed = (name: string | symbol): void => void (name === event && sync());
+  server.on('newListener', added);
+  server.on('removeListener', removed);
   sync();
+  return () => {
+    stopped = true;
+    server.removeListener('newListener', added);
+    server.removeListener('removeListener', removed);
+    if (installed) server.removeListener(event, listener);
+    installed = false;
+  };
 }

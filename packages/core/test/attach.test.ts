@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import Koa from 'koa';
@@ -132,5 +132,85 @@ describe('lifecycle.shutdown() with idle connections', () => {
 
   it('gives a connection that just served a request the whole grace to send another', async () => {
     expect(await idleShutdown(true)).toBeGreaterThanOrEqual(290);
+  });
+});
+
+describe('lifecycle.shutdown(): the listener', () => {
+  /** Sends one request on `socket` and resolves with the raw response once the server ends it. */
+  function rawRequest(socket: Socket): Promise<string> {
+    return new Promise((resolve) => {
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (received += chunk));
+      socket.once('close', () => resolve(received));
+      socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    });
+  }
+
+  it('closes only the listener: an idle keep-alive connection and one that has sent nothing yet can each still send a request', async () => {
+    const net = await import('node:net');
+    const lifecycle = createLifecycle({ signals: false, exit: false, idleGraceMs: 2_000 });
+    const server = http.createServer((_req, res) => res.end('ok'));
+    lifecycle.attach(server);
+    const port = await listen(server);
+    const used = net.connect(port, '127.0.0.1');
+    const fresh = net.connect(port, '127.0.0.1');
+    try {
+      await Promise.all([once(used, 'connect'), once(fresh, 'connect')]);
+      used.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      await once(used, 'data');
+      used.removeAllListeners('data');
+      while ((await new Promise<number>((resolve) => server.getConnections((_error, count) => resolve(count)))) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      const shutdown = lifecycle.shutdown('test');
+      while (server.listening) await new Promise((resolve) => setTimeout(resolve, 5));
+      // http.Server#close() would have destroyed both by now (Node 19+: the idle one; Node 26: the fresh one too).
+      const [again, first] = await Promise.all([rawRequest(used), rawRequest(fresh)]);
+      for (const reply of [again, first]) {
+        expect(reply).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+        expect(reply).toMatch(/\r\nConnection: close\r\n/);
+      }
+      expect((await shutdown).ok).toBe(true);
+    } finally {
+      used.destroy();
+      fresh.destroy();
+    }
+  });
+
+  it("gives the server back once closed: close(cb) succeeds, then after listen() it is Node's own and really closes", async () => {
+    const lifecycle = createLifecycle({ signals: false, exit: false });
+    const server = http.createServer((_req, res) => res.end('ok'));
+    const listeners = (): number[] => ['request', 'connection', 'close', 'upgrade', 'connect', 'newListener', 'removeListener'].map((name) => server.listenerCount(name));
+    const before = listeners();
+    lifecycle.attach(server);
+    await listen(server);
+    await lifecycle.shutdown('test');
+    expect(listeners()).toEqual(before);
+    // Closed by the drain: a close() now succeeds, as one called during the shutdown would.
+    expect(await new Promise<Error | undefined>((resolve) => server.close(resolve))).toBeUndefined();
+    const port = await listen(server);
+    expect(Object.prototype.hasOwnProperty.call(server, 'close')).toBe(false);
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      expect((await get(port, '/', agent)).status).toBe(200);
+      const error = await new Promise<Error | undefined>((resolve) => server.close(resolve));
+      expect(error).toBeUndefined();
+      expect(server.listening).toBe(false);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("leaves a close() the app had set before attach() in place after shutdown", async () => {
+    const lifecycle = createLifecycle({ signals: false, exit: false });
+    const server = http.createServer();
+    const own = function close(this: http.Server, callback?: (error?: Error) => void): http.Server {
+      return http.Server.prototype.close.call(this, callback);
+    };
+    Object.defineProperty(server, 'close', { configurable: true, writable: true, value: own });
+    lifecycle.attach(server);
+    await listen(server);
+    expect(server.close).not.toBe(own);
+    await lifecycle.shutdown('test');
+    expect(server.close).toBe(own);
   });
 });
