@@ -15,7 +15,9 @@ export type LifecycleErrorCode =
   | 'ERR_LIFESPAN_HEALTH_CHECK_FAILED'
   | 'ERR_LIFESPAN_FORCED_EXIT'
   | 'ERR_LIFESPAN_WORKER_RESTART'
-  | 'ERR_LIFESPAN_SIGNALS_NOT_FORWARDED';
+  | 'ERR_LIFESPAN_SIGNALS_NOT_FORWARDED'
+  | 'ERR_LIFESPAN_CONNECTIONS_DESTROYED'
+  | 'ERR_LIFESPAN_DRAIN_FAILED';
 
 /** The closed list of codes, for documentation tests and exhaustive switches. */
 export const errorCodes: readonly LifecycleErrorCode[] = [
@@ -35,6 +37,8 @@ export const errorCodes: readonly LifecycleErrorCode[] = [
   'ERR_LIFESPAN_FORCED_EXIT',
   'ERR_LIFESPAN_WORKER_RESTART',
   'ERR_LIFESPAN_SIGNALS_NOT_FORWARDED',
+  'ERR_LIFESPAN_CONNECTIONS_DESTROYED',
+  'ERR_LIFESPAN_DRAIN_FAILED',
 ];
 
 /** Base class of every error Lifespan throws or reports; branch on `code`, not on the class. */
@@ -190,6 +194,28 @@ export class WorkerRestartError extends LifecycleError {
     problem: string,
   ) {
     super(`Rolling restart stopped: new worker ${workerId} ${problem}`);
+  }
+}
+
+/** Connections were still open at the drain timeout or deadline and were destroyed (WebSockets, HTTP/2 sessions, unanswered requests). */
+export class ConnectionsDestroyedError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_CONNECTIONS_DESTROYED';
+  constructor(
+    readonly connections: number,
+    readonly timeoutMs: number,
+  ) {
+    super(`${connections} connection(s) were still open after ${timeoutMs} ms of draining (WebSockets, HTTP/2 sessions or unanswered requests) and were destroyed`);
+  }
+}
+
+/** The HTTP drain hit an exception at one step; it went on with the others, and the close hooks still ran. */
+export class DrainFailedError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_DRAIN_FAILED';
+  constructor(
+    readonly step: string,
+    cause: unknown,
+  ) {
+    super(`The HTTP drain failed while ${step}: ${describe(cause)}`, { cause });
   }
 }
 

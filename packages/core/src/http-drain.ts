@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { debuglog } from 'node:util';
 import { ConnectionTracker } from './connection-tracker.js';
+import { ConnectionsDestroyedError, DrainFailedError } from './errors.js';
+import type { LifecycleError } from './errors.js';
 import type { Connection } from './connection-tracker.js';
 import { IdleCloser } from './idle-closer.js';
 import { InflightTracker } from './inflight-tracker.js';
@@ -13,6 +16,8 @@ import type { DrainableServer } from './server-registry.js';
 import type { DrainEvent, DrainStats } from './types.js';
 
 export type { DrainableServer } from './server-registry.js';
+
+const debug = debuglog('lifespan');
 
 /** What the drainer tells the lifecycle. */
 export interface DrainerHost {
@@ -48,6 +53,7 @@ export class HttpDrainer implements InflightOwner {
   readonly #connections: ConnectionTracker;
   readonly #closer: IdleCloser;
   readonly #inFlight: InflightTracker;
+  readonly #errors: LifecycleError[] = [];
   #closing = false;
   #onSettled: (() => void) | undefined;
   #sweep: ReturnType<typeof setInterval> | undefined;
@@ -73,7 +79,7 @@ export class HttpDrainer implements InflightOwner {
     };
     this.#closer = new IdleCloser(signals, (count) => {
       this.#inFlight.stats.idleConnectionsClosed += count;
-      this.#host.onDrainEvent({ type: 'idleClosed', connections: count });
+      this.#emit({ type: 'idleClosed', connections: count });
     });
     this.#inFlight = new InflightTracker(this, this.#connections, this.#closer);
     this.#servers = new ServerRegistry({
@@ -119,6 +125,11 @@ export class HttpDrainer implements InflightOwner {
     return { ...this.#inFlight.stats };
   }
 
+  /** What went wrong, for the report: connections destroyed at the timeout, steps that threw. */
+  get errors(): readonly LifecycleError[] {
+    return this.#errors;
+  }
+
   /** Starts tracking `server`; a second call for the same server does nothing. */
   attach(server: DrainableServer, explicit: boolean): boolean {
     return this.#servers.attach(server, explicit);
@@ -157,48 +168,66 @@ export class HttpDrainer implements InflightOwner {
     return this.#inFlight.scope(req);
   }
 
-  /** Shutdown began: notify every in-flight request that asked to be told. */
+  /** Shutdown began: notify every in-flight request that asked to be told. Never throws. */
   begin(reason: string): void {
     this.shutdownReason = reason;
     // No request since attach() ran the self-check: the connections must tell, or be watched publicly.
-    if (checkSockets(this.#sockets()) === false) this.#watchRequests();
-    this.#servers.trackRequests();
-    this.#inFlight.begin();
+    this.#guard('checking Node internals', () => {
+      if (checkSockets(this.#sockets()) === false) this.#watchRequests();
+    });
+    this.#guard('tracking requests', () => this.#servers.trackRequests());
+    this.#guard('finding the requests in flight', () => this.#inFlight.begin());
     const watchers = [...this.watchers];
     this.watchers.clear();
-    for (const scope of watchers) scope.fire(reason);
+    for (const scope of watchers) this.#guard('notifying a request scope', () => scope.fire(reason));
   }
 
-  /** Runs the drain: delay, close listeners, `Connection: close`, idle closing, destroy at timeout. */
+  /**
+   * Runs the drain: delay, close listeners, `Connection: close`, idle closing, destroy at timeout.
+   * Never rejects: a step that throws is reported (`errors`) and the others still run.
+   */
   async drain(plan: DrainPlan): Promise<void> {
+    try {
+      await this.#drain(plan);
+    } catch (error) {
+      this.#failed('draining', error);
+      this.#guard('destroying the connections left', () => this.destroyAll());
+    }
+  }
+
+  async #drain(plan: DrainPlan): Promise<void> {
     this.#closer.graceMs = plan.idleGraceMs;
     const delay = Math.min(plan.delayMs, plan.deadline - now());
     if (delay > 0) await sleep(delay);
     this.#closing = true;
-    this.#host.onDrainEvent({ type: 'listenerClosed', servers: this.#servers.closeListeners() });
-    this.#inFlight.closeConnections();
-    this.#connections.closeSessions();
-    this.#closer.start(this.#connections.connections);
+    const servers = this.#servers.closeListeners((step, error) => this.#failed(step, error));
+    this.#emit({ type: 'listenerClosed', servers });
+    this.#guard("setting 'Connection: close' on the responses in flight", () => this.#inFlight.closeConnections());
+    this.#guard('sending GOAWAY to the HTTP/2 sessions', () => this.#connections.closeSessions());
+    this.#guard('closing idle connections', () => this.#closer.start(this.#connections.connections));
     if (this.#servers.hasHidden || this.#connections.hasUnknown) this.#sweepWhileDraining(plan.idleGraceMs);
-    const budget = Math.min(plan.timeoutMs, plan.deadline - now());
+    const budget = Math.max(0, Math.min(plan.timeoutMs, plan.deadline - now()));
     const settled = await this.#settledWithin(budget);
     clearInterval(this.#sweep);
     const stats = this.#inFlight.stats;
     if (settled) {
-      this.#host.onDrainEvent({ type: 'drained', completed: stats.completedDuringDrain });
+      this.#emit({ type: 'drained', completed: stats.completedDuringDrain });
       return;
     }
     const requests = this.#inFlight.responses.size;
     const connections = this.#connections.size;
+    const unlisted = this.#servers.hiddenOpen;
     stats.abortedRequests += requests;
     stats.connectionsDestroyed += connections;
-    this.destroyAll();
-    this.#host.onDrainEvent({ type: 'destroyed', connections, requests });
+    this.#guard('destroying the connections left', () => this.destroyAll());
+    // Whatever held them (a WebSocket, an HTTP/2 stream, a hung request), the clients lost them.
+    if (connections > 0 || unlisted) this.#errors.push(new ConnectionsDestroyedError(connections, Math.round(budget)));
+    this.#emit({ type: 'destroyed', connections, requests });
   }
 
   /** The lifecycle is closed: the servers get their own `close()` back and lose Lifespan's listeners. */
   release(): void {
-    this.#servers.release();
+    this.#guard('giving the servers back', () => this.#servers.release());
   }
 
   /** Destroys everything still open; used when the process must go now. */
@@ -214,6 +243,25 @@ export class HttpDrainer implements InflightOwner {
   /** @internal A response or connection ended: resolve the drain if nothing is left. */
   checkSettled(): void {
     if (this.#onSettled !== undefined && this.#isSettled()) this.#onSettled();
+  }
+
+  /** Tells the lifecycle; a listener that throws is reported, and the drain goes on. */
+  #emit(event: DrainEvent): void {
+    this.#guard(`telling the '${event.type}' drain event`, () => this.#host.onDrainEvent(event));
+  }
+
+  /** Runs one step of the drain; an exception is reported and the drain goes on. */
+  #guard(step: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#failed(step, error);
+    }
+  }
+
+  #failed(step: string, error: unknown): void {
+    debug('drain step failed (%s): %o', step, error);
+    this.#errors.push(new DrainFailedError(step, error));
   }
 
   #watchRequests(): void {
@@ -252,7 +300,12 @@ export class HttpDrainer implements InflightOwner {
   #sweepWhileDraining(graceMs: number): void {
     this.#sweep = setInterval(() => {
       for (const connection of this.#connections.connections) if (connection.timer !== undefined) return;
-      this.#servers.closeIdleConnections();
+      try {
+        this.#servers.closeIdleConnections();
+      } catch (error) {
+        clearInterval(this.#sweep);
+        this.#failed('closing the connections Node lists as idle', error);
+      }
     }, Math.max(1, graceMs));
   }
 }

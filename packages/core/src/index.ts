@@ -6,7 +6,9 @@ export type { StopWorkersOnSignalOptions, StopWorkersOptions, WorkerStop } from 
 export type { HealthCheckOptions, HealthOptions, HostBridge, LifecycleEnvironment } from './lifecycle.js';
 export {
   AlreadyShutDownError,
+  ConnectionsDestroyedError,
   DeadlineExceededError,
+  DrainFailedError,
   errorCodes,
   ForcedExitError,
   HealthCheckFailedError,

@@ -575,6 +575,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
     const closeResults = await this.#runPhase('close');
     const http = drainer?.stats ?? emptyStats;
     if (http.abortedRequests > 0) errors.push(new RequestsAbortedError(http.abortedRequests, Math.min(this.#options.drainTimeoutMs, this.#options.timeoutMs)));
+    if (drainer !== undefined) errors.push(...drainer.errors);
     const hooks = [...drainResults, ...lateDrain, ...closeResults];
     const report: ShutdownReport = {
       reason,

@@ -1,6 +1,7 @@
 import { debuglog } from 'node:util';
+import { Server as NetServer } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
-import type { Server as NetServer, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SessionLike } from './connection-tracker.js';
 import { capabilities, checkRequest, connectionsOf, isHttp2Server } from './node-internals.js';
@@ -187,10 +188,16 @@ export class ServerRegistry {
     }
   }
 
-  /** Closes every listener (connections stay open); returns how many were listening. */
-  closeListeners(): number {
+  /** Closes every listener (connections stay open); returns how many were listening. `failed` hears of a server that threw. */
+  closeListeners(failed: (step: string, error: unknown) => void): number {
     let closed = 0;
-    for (const record of this.#servers.values()) if (this.#closeListener(record)) closed++;
+    for (const record of this.#servers.values()) {
+      try {
+        if (this.#closeListener(record)) closed++;
+      } catch (error) {
+        failed('closing the listener of a server', error);
+      }
+    }
     return closed;
   }
 
@@ -247,7 +254,14 @@ export class ServerRegistry {
     // A server that never listened (Fastify before listen(), apps tested with inject()) still
     // emits 'close', as Node's close() would, or whoever waits for it (Fastify's close) waits forever.
     if (!listening && record.closeEmitted) return false;
-    closeListenerOnly(server, record.originalClose);
+    try {
+      closeListenerOnly(server, record.originalClose);
+    } catch (error) {
+      // A close() that throws (an override, a runtime without Node's http.Server) must not leave
+      // the listener accepting connections for the whole drain.
+      if (server.listening) NetServer.prototype.close.call(server);
+      throw error;
+    }
     return listening;
   }
 

@@ -89,7 +89,7 @@ export interface DrainStats {
 export interface ShutdownReport {
   /** Why shutdown began. */
   readonly reason: string;
-  /** True when every hook ended `'ok'` and no in-flight request was cut off. */
+  /** True when every hook ended `'ok'`, no in-flight request was cut off, no connection was destroyed at the drain timeout and the drain raised no error. */
   readonly ok: boolean;
   /** Time from the start of shutdown to `'closed'`. */
   readonly durationMs: number;
@@ -97,7 +97,7 @@ export interface ShutdownReport {
   readonly hooks: readonly HookResult[];
   /** HTTP drain figures (all zero without attached servers). */
   readonly http: DrainStats;
-  /** Errors not tied to one hook (requests aborted at the deadline). */
+  /** Errors not tied to one hook (requests aborted and connections destroyed at the drain timeout, a drain step that threw). */
   readonly errors: readonly LifecycleError[];
 }
 

@@ -30,6 +30,8 @@ const union: Record<LifecycleErrorCode, true> = {
   ERR_LIFESPAN_FORCED_EXIT: true,
   ERR_LIFESPAN_WORKER_RESTART: true,
   ERR_LIFESPAN_SIGNALS_NOT_FORWARDED: true,
+  ERR_LIFESPAN_CONNECTIONS_DESTROYED: true,
+  ERR_LIFESPAN_DRAIN_FAILED: true,
 };
 
 type ErrorClass = new (...args: unknown[]) => LifecycleError;

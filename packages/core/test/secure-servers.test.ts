@@ -94,4 +94,27 @@ describe('lifecycle.attach(http2SecureServer)', () => {
       client.destroy();
     }
   });
+
+  it('destroys a session whose stream is never answered at the drain timeout, and reports it: not ok', async () => {
+    const lifecycle = createLifecycle({ signals: false, exit: false, drainTimeoutMs: 300 });
+    const server = http2.createSecureServer(tls);
+    const arrived = once(server, 'stream');
+    lifecycle.attach(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const client = http2.connect(`https://localhost:${port}`, { ca: tls.cert });
+    client.on('error', () => undefined);
+    try {
+      const stream = client.request({ ':path': '/' });
+      stream.on('error', () => undefined);
+      await arrived;
+      const report = await lifecycle.shutdown('test');
+      expect(report.ok).toBe(false);
+      expect(report.http.connectionsDestroyed).toBe(1);
+      expect(report.errors.map((error) => error.code)).toEqual(['ERR_LIFESPAN_CONNECTIONS_DESTROYED']);
+    } finally {
+      client.destroy();
+    }
+  });
 });

@@ -16,7 +16,7 @@ async function startWebSocketServer(lifecycle: Lifecycle, onConnection: (socket:
 }
 
 describe('lifecycle.shutdown() with upgraded connections', () => {
-  it('leaves a WebSocket open until the drain timeout, then destroys it', async () => {
+  it('leaves a WebSocket open until the drain timeout, then destroys it and reports it (not ok)', async () => {
     const lifecycle = createLifecycle({ signals: false, drainTimeoutMs: 200, idleGraceMs: 5 });
     const { url } = await startWebSocketServer(lifecycle, () => undefined);
     const client = new WebSocket(url);
@@ -29,6 +29,9 @@ describe('lifecycle.shutdown() with upgraded connections', () => {
     expect(report.http.connectionsDestroyed).toBe(1);
     expect(report.http.idleConnectionsClosed).toBe(0);
     expect(report.http.abortedRequests).toBe(0);
+    // The client lost its WebSocket: the report says so.
+    expect(report.ok).toBe(false);
+    expect(report.errors.map((error) => error.code)).toEqual(['ERR_LIFESPAN_CONNECTIONS_DESTROYED']);
   });
 
   it('lets the app close its WebSockets on lifecycle.signal, so nothing is destroyed', async () => {
