@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { currentResponse } from './node-internals.js';
+import { currentResponse, readingRequest } from './node-internals.js';
 import { now } from './run-hook.js';
 import { kObserved } from './symbols.js';
 
@@ -10,6 +10,8 @@ export interface Connection {
   readonly socket: Socket;
   /** The idle closer's grace timer, while one runs. */
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** `socket.bytesRead` when that grace began: bytes that came during it and made no request are one still arriving. */
+  bytesAtGrace: number;
   /** `now()` when the connection was opened (or adopted). */
   readonly openedAt: number;
   /** Seen from its `'connection'` event on: no request on it went unseen. */
@@ -82,6 +84,7 @@ export class ConnectionTracker {
       tracker: this,
       socket,
       timer: undefined,
+      bytesAtGrace: 0,
       openedAt: now(),
       watchedFromStart: fromStart,
       responses: undefined,
@@ -119,6 +122,11 @@ export class ConnectionTracker {
   busy(connection: Connection): boolean {
     if (!this.#public) return currentResponse(connection.socket) != null;
     return connection.unknown || (connection.responses !== undefined && connection.responses.length > 0);
+  }
+
+  /** Whether a request is arriving on `connection` (its head on a slow link, a large header): not idle. */
+  receiving(connection: Connection): boolean {
+    return !connection.upgraded && readingRequest(connection.socket) === true;
   }
 
   /** Whether `connection` was handed over after an upgrade: the app owns it. */

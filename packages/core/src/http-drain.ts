@@ -74,6 +74,7 @@ export class HttpDrainer implements InflightOwner {
     const signals = {
       busy: (connection: Connection) => connections.busy(connection),
       upgraded: (connection: Connection) => connections.upgraded(connection),
+      receiving: (connection: Connection) => connections.receiving(connection),
       lastActivity: (connection: Connection) => lastActivity(connection.socket),
       loopTime,
     };

@@ -7,6 +7,8 @@ export interface IdleSignals {
   busy(connection: Connection): boolean;
   /** Handed over after an upgrade (WebSocket): the app owns it. */
   upgraded(connection: Connection): boolean;
+  /** A request is arriving on it (its head still incomplete). */
+  receiving(connection: Connection): boolean;
   /** When it last carried a byte, in `loopTime()`; undefined if that cannot be known. */
   lastActivity(connection: Connection): number | undefined;
   /** The clock of `lastActivity`. */
@@ -48,6 +50,7 @@ export class IdleCloser {
     // opened longer than the grace ago and never sent a byte (a preconnect) has no such moment:
     // close it now, or the process waits for nothing.
     const unused = socket.bytesRead === 0 && now() - connection.openedAt >= this.graceMs;
+    connection.bytesAtGrace = socket.bytesRead;
     connection.timer = setTimeout(closeIfIdle, unused ? 0 : this.graceMs, this, connection);
   }
 
@@ -61,7 +64,10 @@ export class IdleCloser {
   /** @internal The grace passed; close if nothing arrived meanwhile. */
   gracePassed(connection: Connection): void {
     connection.timer = undefined;
-    if (this.#closeIdle(connection)) this.#closed(1);
+    // Bytes came during the grace and made no request yet: one is still arriving. It is closed only
+    // once it has been quiet for a whole grace; the drain timeout bounds it.
+    if (connection.socket.bytesRead !== connection.bytesAtGrace) this.schedule(connection);
+    else if (this.#closeIdle(connection)) this.#closed(1);
   }
 
   /** The drain began on a quiet server: every idle connection goes now, the others when they finish. */
@@ -100,6 +106,11 @@ export class IdleCloser {
     const { socket } = connection;
     // A request arrived during the grace (a probe too, which is never tracked): not idle.
     if (socket.destroyed || this.#signals.busy(connection)) return false;
+    // Node is reading a request on it: busy, however slowly its bytes come.
+    if (this.#signals.receiving(connection)) {
+      this.schedule(connection);
+      return false;
+    }
     // After an upgrade (WebSocket) the socket belongs to the app; it ends when the app closes it
     // (on lifecycle.signal) or is destroyed at the timeout.
     if (this.#signals.upgraded(connection)) return false;

@@ -12,12 +12,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 const debug = debuglog('lifespan');
 const source = 'https://github.com/nodejs/node/blob/v24.22.3/lib';
 
+/** node:http's list of a server's connections (a C++ ConnectionsList): every one, and those with no request in progress. */
+interface ConnectionsList {
+  all(): { socket?: Socket | null }[];
+  idle(): { socket?: Socket | null }[];
+}
+
 /** The raw reads; each returns undefined when Node lacks the internal. Tests replace one to force its fallback. */
 interface Readers {
   /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L300 (assignSocket) and #L310 (detachSocket) */
   httpMessage(socket: Socket): unknown;
   /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L192 (Symbol('http.server.connections')), #L614 (made on 'listening') */
-  connectionsList(server: NetServer): { all(): { socket?: Socket | null }[] } | undefined;
+  connectionsList(server: NetServer): ConnectionsList | undefined;
   /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/net.js#L651 (socket[kTimeout]); internal/timers.js#L793 (kTimeout is Symbol('timeout')) */
   socketTimer(socket: Socket): unknown;
   /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/internal/timers.js#L429 (_idleStart: libuv's clock when a Timeout was armed) */
@@ -29,7 +35,7 @@ const nodeReaders: Readers = {
   connectionsList(server) {
     const symbol = Object.getOwnPropertySymbols(server).find((candidate) => candidate.description === 'http.server.connections');
     const list = symbol === undefined ? undefined : (server as unknown as Record<symbol, { all?: unknown } | undefined>)[symbol];
-    return typeof list?.all === 'function' ? (list as ReturnType<Readers['connectionsList']>) : undefined;
+    return typeof list?.all === 'function' && typeof (list as { idle?: unknown }).idle === 'function' ? (list as ConnectionsList) : undefined;
   },
   socketTimer(socket) {
     const symbol = timeoutSymbol(socket);
@@ -143,6 +149,33 @@ export function connectionsOf(server: NetServer): Socket[] | undefined {
   const sockets: Socket[] = [];
   for (const parser of list.all()) if (parser.socket != null && !parser.socket.destroyed) sockets.push(parser.socket);
   return sockets;
+}
+
+let idleThisTurn: WeakMap<NetServer, ReadonlySet<Socket>> | undefined;
+
+/**
+ * Whether node:http is in the middle of reading a request on `socket` (its head, a slow link, a
+ * large header): bytes of a request arrived, and Node does not list the connection as idle. It is
+ * the list behind closeIdleConnections(), read once per turn of the event loop.
+ * undefined if Node keeps no such list for the socket's server.
+ * @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L696 (closeIdleConnections reads idle())
+ */
+export function readingRequest(socket: Socket): boolean | undefined {
+  const server = (socket as { server?: unknown }).server as NetServer | null | undefined;
+  if (server == null) return undefined;
+  if (idleThisTurn === undefined) {
+    idleThisTurn = new WeakMap();
+    // Nothing is read from a socket until the next poll phase: the list holds for this turn.
+    setImmediate(() => (idleThisTurn = undefined));
+  }
+  let idle = idleThisTurn.get(server);
+  if (idle === undefined) {
+    const list = readers.connectionsList(server);
+    if (list === undefined) return undefined;
+    idle = new Set(list.idle().map((parser) => parser.socket).filter((candidate): candidate is Socket => candidate != null));
+    idleThisTurn.set(server, idle);
+  }
+  return socket.bytesRead > 0 && !idle.has(socket);
 }
 
 /** When `socket` last carried a byte (net re-arms its timeout timer on every read and write), in `loopTime()`. */

@@ -96,3 +96,46 @@ function sockets(agent: http.Agent): net.Socket[] {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+describe('lifecycle.shutdown() with a request head still arriving', () => {
+  it('answers a request whose head arrives byte by byte through the drain (a slow link), with Connection: close', async () => {
+    const { lifecycle, url } = await attachedServer(25);
+    const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+    await once(socket, 'connect');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    const closed = once(socket, 'close');
+    const head = 'GET /slow-link HTTP/1.1\r\nHost: localhost\r\nX-Padding: ' + 'x'.repeat(40) + '\r\n\r\n';
+    socket.write(head.slice(0, 5));
+    const shutdown = lifecycle.shutdown('test');
+    // Far longer than the grace in all, 5 ms between bytes.
+    for (const byte of head.slice(5)) {
+      if (socket.destroyed) break;
+      socket.write(byte);
+      await sleep(5);
+    }
+    await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(received).toMatch(/\r\nConnection: close\r\n/);
+    const report = await shutdown;
+    expect(report.ok).toBe(true);
+  });
+
+  it('closes a connection whose head stopped arriving, at the drain timeout at the latest', async () => {
+    const lifecycle = createLifecycle({ signals: false, exit: false, drainTimeoutMs: 300 });
+    const server = http.createServer((_req, res) => res.end('ok'));
+    lifecycle.attach(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const socket = net.connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.on('error', () => undefined);
+    socket.write('GET / HTTP/1.1\r\nHost: loc');
+    await sleep(50);
+    const report = await lifecycle.shutdown('test');
+    expect(socket.destroyed || (await Promise.race([once(socket, 'close').then(() => true), sleep(1_000).then(() => false)]))).toBe(true);
+    expect(report.http.connectionsDestroyed).toBe(1);
+    expect(report.errors.map((error) => error.code)).toEqual(['ERR_LIFESPAN_CONNECTIONS_DESTROYED']);
+  });
+});

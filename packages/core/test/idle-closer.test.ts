@@ -7,6 +7,7 @@ import type { IdleSignals } from '../src/idle-closer';
 
 interface FakeConnection extends Connection {
   busy: boolean;
+  receiving: boolean;
   activeAt: number | undefined;
 }
 
@@ -16,11 +17,13 @@ function connection(options: { bytesRead?: number; openedAt?: number; busy?: boo
     tracker: undefined as never,
     socket: socket as never,
     timer: undefined,
+    bytesAtGrace: 0,
     openedAt: options.openedAt ?? performance.now(),
     watchedFromStart: true,
     responses: undefined,
     unknown: false,
     busy: options.busy ?? false,
+    receiving: false,
     upgraded: false,
     activeAt: options.activeAt,
   };
@@ -32,6 +35,7 @@ function closer(graceMs: number, loop: { now: number | undefined } = { now: unde
   const signals: IdleSignals = {
     busy: (c) => (c as FakeConnection).busy,
     upgraded: (c) => (c as FakeConnection).upgraded,
+    receiving: (c) => (c as FakeConnection).receiving,
     lastActivity: (c) => (c as FakeConnection).activeAt,
     loopTime: () => loop.now,
   };
@@ -151,5 +155,33 @@ describe('IdleCloser', () => {
     expect(destroyed(fresh)).toBe(false);
     await advance(100);
     expect(destroyed(fresh)).toBe(true);
+  });
+
+  it('keeps a connection Node is reading a request on, however long, and closes it a grace after it went idle', async () => {
+    const { closer: idle } = closer(100);
+    const c = connection() as FakeConnection;
+    c.receiving = true;
+    idle.start(new Set([c]));
+    await advance(1_000);
+    expect(destroyed(c)).toBe(false);
+    c.receiving = false;
+    await advance(99);
+    expect(destroyed(c)).toBe(false);
+    await advance(1);
+    expect(destroyed(c)).toBe(true);
+  });
+
+  it('gives another grace to a connection whose bytes arrived during the grace without making a request yet', async () => {
+    const { closer: idle } = closer(100);
+    const c = connection({ bytesRead: 100 });
+    idle.schedule(c);
+    await advance(50);
+    (c.socket as { bytesRead: number }).bytesRead += 10;
+    await advance(50);
+    expect(destroyed(c)).toBe(false);
+    await advance(99);
+    expect(destroyed(c)).toBe(false);
+    await advance(1);
+    expect(destroyed(c)).toBe(true);
   });
 });
