@@ -1,9 +1,6 @@
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import http2 from 'node:http2';
 import type { AddressInfo, Server as NetServer } from 'node:net';
-import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { Lifecycle } from '@lifespan/core';
 import type { LifecycleOptions } from '@lifespan/core';
@@ -252,46 +249,5 @@ describe("upgrades, seen through the public 'upgrade' and 'connect' events", () 
     });
     expect(reply).toBe('upgrade=websocket');
     await lifecycle.shutdown();
-  });
-});
-
-describe('isHttp2Server (by the documented updateSettings(), not the class name)', () => {
-  const tls = {
-    key: readFileSync(join(__dirname, 'fixtures', 'localhost-key.pem')),
-    cert: readFileSync(join(__dirname, 'fixtures', 'localhost-cert.pem')),
-  };
-
-  it('drains a subclass of node:http2 server as HTTP/2: the open stream finishes', async () => {
-    const Base = Object.getPrototypeOf(http2.createSecureServer(tls)).constructor as new (options: http2.SecureServerOptions) => http2.Http2SecureServer;
-    class AppServer extends Base {}
-    const lifecycle = lifecycleFor({ idleGraceMs: 5 });
-    const server = new AppServer(tls);
-    opened.servers.push(server);
-    const arrived = once(server, 'stream');
-    server.on('stream', (stream) => {
-      setTimeout(() => {
-        stream.respond({ ':status': 200 });
-        stream.end('done');
-      }, 200);
-    });
-    lifecycle.attach(server);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const client = http2.connect(`https://localhost:${(server.address() as AddressInfo).port}`, { ca: tls.cert });
-    try {
-      const stream = client.request({ ':path': '/' });
-      stream.setEncoding('utf8');
-      let body = '';
-      stream.on('data', (chunk: string) => (body += chunk));
-      const ended = once(stream, 'end');
-      await arrived;
-      const report = await lifecycle.shutdown('test');
-      await ended;
-      expect(body).toBe('done');
-      expect(report.ok).toBe(true);
-      expect(report.http.connectionsDestroyed).toBe(0);
-    } finally {
-      client.destroy();
-    }
   });
 });

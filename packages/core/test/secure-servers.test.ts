@@ -56,10 +56,20 @@ describe('lifecycle.attach(httpsServer)', () => {
   });
 });
 
+/** A subclass of node:http2's server: told apart by the documented updateSettings(), not by its class name. */
+function createAppServer(options: http2.SecureServerOptions): http2.Http2SecureServer {
+  const Base = Object.getPrototypeOf(http2.createSecureServer(options)).constructor as new (options: http2.SecureServerOptions) => http2.Http2SecureServer;
+  class AppServer extends Base {}
+  return new AppServer(options);
+}
+
 describe('lifecycle.attach(http2SecureServer)', () => {
-  it('lets an open stream finish, sends GOAWAY and ends the session', async () => {
-    const lifecycle = createLifecycle({ signals: false });
-    const server = http2.createSecureServer(tls);
+  it.each([
+    ['http2.createSecureServer()', http2.createSecureServer],
+    ['a subclass of its server class', createAppServer],
+  ])('lets an open stream finish, sends GOAWAY and ends the session: %s', async (_name, create) => {
+    const lifecycle = createLifecycle({ signals: false, idleGraceMs: 5 });
+    const server = create(tls);
     const arrived = once(server, 'stream');
     server.on('stream', (received) => {
       // @types/node 26 types a server's 'stream' as the base Http2Stream (it has no respond()); a
