@@ -173,7 +173,7 @@ describePosix('lifecycle.attach(server) on SIGTERM: what issue 12 says is lost t
 
   // Issue 12 item 2 (requests still arriving): a connection whose request head is still arriving,
   // 5 ms between bytes, counts as idle and is closed idleGraceMs into the drain.
-  it.failing('answers requests whose heads arrive byte by byte through the drain', async () => {
+  it('answers requests whose heads arrive byte by byte through the drain', async () => {
     const result = await sigtermUnderLoad('http.mjs', { SCENARIO: 'keep-alive' }, [{ clients: [{ kind: 'raw', name: 'slow-link', count: 5, byteDelayMs: 5 }] }], { answeredBeforeSignal: 5 });
     expectNoLoss(result);
   });
