@@ -1,7 +1,16 @@
 import { InvalidArgumentError } from './errors.js';
-import type { Lifecycle } from './lifecycle.js';
+import type { HealthOptions } from './health-checks.js';
 import { checkOptionsObject, show } from './options.js';
+import type { HealthStatus } from './types.js';
 import { pathOf } from './url-path.js';
+
+/** What a probe reads from: a lifecycle, as far as its probes are concerned. */
+export interface HealthSource {
+  /** Liveness and readiness with the health checks run. */
+  checkHealth(options: HealthOptions): Promise<HealthStatus>;
+  /** Paths whose requests are answered but never tracked as in-flight work. */
+  excludeFromDrain(paths: readonly string[]): void;
+}
 
 /** Probe routes an adapter mounts (off unless given). */
 export interface HealthRoutesOptions {
@@ -30,7 +39,7 @@ const jsonHeaders = { 'content-type': 'application/json; charset=utf-8', 'cache-
  * Builds the probe handler for `health` options, and tells the lifecycle that these paths are not
  * application work: they are answered during the drain and never counted as in flight.
  */
-export function createHealthProbe(lifecycle: Lifecycle, options: HealthRoutesOptions | undefined): HealthProbe | undefined {
+export function createHealthProbe(lifecycle: HealthSource, options: HealthRoutesOptions | undefined): HealthProbe | undefined {
   if (options === undefined) return undefined;
   checkOptionsObject('options.health', options, routeKeys);
   const readyPath = checkPath('options.health.readyPath', options.readyPath);

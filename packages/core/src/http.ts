@@ -5,13 +5,14 @@ import { serverOf } from './node-internals.js';
 import { checkOptionsObject, defaultOptions, show } from './options.js';
 import type { HealthProbe, HealthRoutesOptions } from './health-probe.js';
 import type { RequestShutdownHook } from './request-scope.js';
+import { kRequestMembers } from './symbols.js';
 import type { LifecycleOptions, RegisterShutdownOptions, ShutdownHook, Unregister } from './types.js';
 
 export { createHealthProbe } from './health-probe.js';
 export { pathOf } from './url-path.js';
 export type { HealthProbe, HealthRoutesOptions, ProbeResponse } from './health-probe.js';
 export type { DrainableServer } from './http-drain.js';
-export type { HostBridge } from './lifecycle.js';
+export type { HostBridge } from './host-bridge.js';
 export type { RequestScope, RequestShutdownHook } from './request-scope.js';
 
 /** `req.registerShutdown`: registers an application-scope hook, once per key or function. */
@@ -39,8 +40,6 @@ export interface AdapterOptions extends LifecycleOptions {
   /** Mount readiness and liveness probes, e.g. `{ readyPath: '/readyz', livePath: '/livez' }`. @default off */
   health?: HealthRoutesOptions;
 }
-
-const kMembers = Symbol('@lifespan/core.requestMembers');
 
 /**
  * The lifecycle an adapter should use: the one passed as `{ lifecycle }`, or a new one built from
@@ -103,11 +102,11 @@ export function requestMembers(lifecycle: Lifecycle, rawKey?: 'req' | 'raw'): Re
  * the request then has its own value (a middleware's `req.lifecycle = ...` must not throw).
  */
 export function defineRequestMembers(prototype: object, lifecycle: Lifecycle, rawKey?: 'req' | 'raw'): void {
-  const holder = prototype as { [kMembers]?: Lifecycle };
-  if (Object.prototype.hasOwnProperty.call(holder, kMembers)) return;
+  const holder = prototype as { [kRequestMembers]?: Lifecycle };
+  if (Object.prototype.hasOwnProperty.call(holder, kRequestMembers)) return;
   const members = requestMembers(lifecycle, rawKey);
   Object.defineProperties(prototype, {
-    [kMembers]: { value: lifecycle },
+    [kRequestMembers]: { value: lifecycle },
     registerShutdown: { configurable: true, writable: true, value: members.registerShutdown },
     onShutdown: { configurable: true, writable: true, value: members.onShutdown },
     shutdownSignal: { configurable: true, get: members.shutdownSignal, set: members.setShutdownSignal },

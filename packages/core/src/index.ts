@@ -1,9 +1,12 @@
 export { createLifecycle, Lifecycle } from './lifecycle.js';
-export { restartWorkers, workerReadyMessage } from './restart-workers.js';
+export { restartWorkers } from './restart-workers.js';
+export { workerReadyMessage } from './cluster-worker.js';
 export type { RestartWorkersOptions, WorkerRestart } from './restart-workers.js';
 export { stopWorkers, stopWorkersOnSignal } from './stop-workers.js';
 export type { StopWorkersOnSignalOptions, StopWorkersOptions, WorkerStop } from './stop-workers.js';
-export type { HealthCheckOptions, HealthOptions, HostBridge, LifecycleEnvironment } from './lifecycle.js';
+export type { LifecycleEnvironment } from './lifecycle.js';
+export type { HealthCheckOptions, HealthOptions } from './health-checks.js';
+export type { HostBridge } from './host-bridge.js';
 export {
   AlreadyShutDownError,
   ConnectionsDestroyedError,

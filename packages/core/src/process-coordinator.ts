@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import { debuglog } from 'node:util';
 import { ForcedExitError } from './errors.js';
 import { warnIfSignalsBlocked } from './signal-path.js';
+import { kCoordinator } from './symbols.js';
 
 const debug = debuglog('lifespan');
 
@@ -58,8 +59,6 @@ interface ProcessShutdown {
   /** Signals received since it began: only a signal that follows another one forces the exit. */
   signals: number;
 }
-
-const kCoordinator = Symbol.for('@lifespan/core.signals');
 
 type WithCoordinator = ProcessLike & { [kCoordinator]?: Coordinator };
 

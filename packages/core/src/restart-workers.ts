@@ -1,14 +1,12 @@
 import cluster from 'node:cluster';
 import type { Worker } from 'node:cluster';
 import { debuglog } from 'node:util';
+import { isWorkerReady } from './cluster-worker.js';
 import { InvalidArgumentError, WorkerRestartError } from './errors.js';
 import { checkDuration, checkOptionsObject, show } from './options.js';
 import { stopWorker } from './stop-workers.js';
 
 const debug = debuglog('lifespan');
-
-/** The message a worker's lifecycle sends its primary once it is ready. */
-export const workerReadyMessage = Object.freeze({ '@lifespan': 'ready' });
 
 /** Options of `restartWorkers()`. */
 export interface RestartWorkersOptions {
@@ -71,7 +69,7 @@ function waitForReady(worker: Worker, timeoutMs: number): Promise<void> {
       else reject(error);
     };
     const onMessage = (message: unknown): void => {
-      if (message !== null && typeof message === 'object' && (message as Record<string, unknown>)['@lifespan'] === 'ready') done();
+      if (isWorkerReady(message)) done();
     };
     const onExit = (code: number | null): void => done(new WorkerRestartError(worker.id, `exited with code ${String(code)} before it was ready`));
     const timer = setTimeout(() => {

@@ -1,5 +1,12 @@
-// Every private symbol of core, in one place (as Fastify's lib/symbols.js): one name per key,
-// and a reader of one module can see what else may sit on the same object.
+// Every private symbol of core, in one place. Module-private ones are unique per copy of core;
+// process-wide ones use Symbol.for, so that two copies of core (an ESM and a CJS one, or two
+// versions) share what must exist once per process.
+
+/** On a request prototype: the lifecycle whose request members it carries. */
+export const kRequestMembers = Symbol('@lifespan/core.requestMembers');
+
+/** On `process`: the one signal coordinator for every lifecycle, whichever copy of core made it. */
+export const kCoordinator = Symbol.for('@lifespan/core.signals');
 
 /** On a response: the connection it is answered on (set for tracked requests and probes). */
 export const kConnection = Symbol('@lifespan/core.connection');

@@ -116,6 +116,19 @@ describe('unregister()', () => {
     expect(unregister()).toBe(false);
   });
 
+  it('cannot remove a hook its phase has claimed, even one still queued behind another', async () => {
+    const { lifecycle } = setup();
+    const queued = jest.fn();
+    const unregisterQueued = lifecycle.registerShutdown(queued, { name: 'queued' });
+    let removed: boolean | undefined;
+    // Close hooks run last registered first: this one runs while `queued` waits its turn.
+    lifecycle.registerShutdown(() => void (removed = unregisterQueued()), { name: 'first' });
+    const report = await lifecycle.shutdown();
+    expect(removed).toBe(false);
+    expect(queued).toHaveBeenCalledTimes(1);
+    expect(report.hooks.map((hook) => hook.name)).toEqual(['first', 'queued']);
+  });
+
   it('removes a close hook while draining, before it started', async () => {
     const { lifecycle } = setup();
     const close = jest.fn();

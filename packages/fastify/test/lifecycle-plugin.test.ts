@@ -101,6 +101,31 @@ describe.each(majors)('lifecycle plugin on %s', (_name, createApp) => {
     expect((await app.lifecycle.shutdown()).reason).toBe('fastify.close');
   });
 
+  it('closes every app that shares one lifecycle, whichever starts the shutdown', async () => {
+    const lifecycle = createLifecycle({ signals: false });
+    const closed: string[] = [];
+    const [app0, app1] = [createApp(), createApp()];
+    for (const [name, app] of [['app0', app0], ['app1', app1]] as const) {
+      await app.register(lifecyclePlugin, { lifecycle });
+      app.addHook('onClose', async () => void closed.push(name));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+    }
+    lifecycle.registerShutdown(() => void closed.push('close hook'));
+    await app0.close();
+    expect(closed.sort()).toEqual(['app0', 'app1', 'close hook']);
+    expect(app1.server.listening).toBe(false);
+
+    const other = createLifecycle({ signals: false });
+    const otherClosed: string[] = [];
+    for (const app of [createApp(), createApp()]) {
+      await app.register(lifecyclePlugin, { lifecycle: other });
+      app.addHook('onClose', async () => void otherClosed.push('app'));
+      await app.ready();
+    }
+    expect((await other.shutdown()).ok).toBe(true);
+    expect(otherClosed).toEqual(['app', 'app']);
+  });
+
   it('answers probe routes from the lifecycle', async () => {
     const { app } = await build({ signals: false, health: { readyPath: '/readyz' } });
     await app.listen({ port: 0, host: '127.0.0.1' });

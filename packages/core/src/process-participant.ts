@@ -1,0 +1,131 @@
+import { ForcedExitError, UncaughtError } from './errors.js';
+import { phases } from './hook-registry.js';
+import type { HookRecord, HookRegistry } from './hook-registry.js';
+import { reportError, writeFailures } from './log-format.js';
+import type { ErrorOutput } from './log-format.js';
+import type { ResolvedOptions } from './options.js';
+import { join, leave, trigger } from './process-coordinator.js';
+import type { Participant, ProcessLike, ProcessTrigger } from './process-coordinator.js';
+import type { ShutdownPhase, ShutdownReport } from './types.js';
+
+/** What a lifecycle shows the process side. */
+export interface ParticipantOwner {
+  /** True once the lifecycle is closed. */
+  isClosed(): boolean;
+  /** The shutdown hooks, for the exit fallback. */
+  readonly hooks: HookRegistry<ShutdownPhase>;
+  shutdown(reason: string): Promise<ShutdownReport>;
+  /** The process exits now: destroy every connection left. */
+  destroyConnections(): void;
+}
+
+/**
+ * One lifecycle's part in the process: it joins the process-wide coordinator (signals, PM2, a
+ * cluster disconnect, uncaught errors, the exit fallback), turns a report into an exit code, and
+ * says on stderr what a supervisor needs to know when no logger is configured.
+ */
+export class ProcessParticipant {
+  readonly #proc: ProcessLike;
+  readonly #options: ResolvedOptions;
+  readonly #owner: ParticipantOwner;
+  #participant: Participant | undefined;
+
+  constructor(proc: ProcessLike, options: ResolvedOptions, owner: ParticipantOwner) {
+    this.#proc = proc;
+    this.#options = options;
+    this.#owner = owner;
+  }
+
+  /** Whether it has joined the process (it joins once, and leaves when the lifecycle closes). */
+  get joined(): boolean {
+    return this.#participant !== undefined;
+  }
+
+  /** Joins the coordinator, once. */
+  join(): void {
+    if (this.#participant !== undefined) return;
+    const options = this.#options;
+    this.#participant = {
+      signals: options.signals,
+      handleUncaught: options.handleUncaught,
+      exitFallback: options.exitFallback,
+      forceExitCode: options.forceExitCode,
+      hasLogger: options.logger !== undefined,
+      timeoutMs: options.timeoutMs,
+      shutdownFor: (reason, error) => this.#shutdownFor(reason, error),
+      forcedExit: (signal, code) => {
+        this.#owner.destroyConnections();
+        // Without a logger the coordinator writes the one line for the whole process.
+        if (options.logger !== undefined) this.reportError(new ForcedExitError(signal, code));
+      },
+      runExitFallback: () => this.#runExitFallback(),
+    };
+    join(this.#proc, this.#participant);
+  }
+
+  /** Leaves the coordinator: the lifecycle is closed. */
+  leave(): void {
+    if (this.#participant !== undefined) leave(this.#proc, this.#participant);
+  }
+
+  /** Starts a process-level shutdown of every lifecycle in the process (a cluster disconnect). */
+  startProcessShutdown(reason: ProcessTrigger): void {
+    trigger(this.#proc, reason);
+  }
+
+  /** Reports an error through the logger, or else on the process's stderr. */
+  reportError(error: unknown): void {
+    reportError(this.#options.logger, this.#stderr, error);
+  }
+
+  async #shutdownFor(reason: ProcessTrigger, error: unknown): Promise<number | false> {
+    const uncaught = reason === 'uncaughtException' || reason === 'unhandledRejection';
+    if (uncaught) this.reportError(new UncaughtError(reason, error));
+    const report = await this.#owner.shutdown(reason);
+    const policy = this.#options.exit;
+    if (policy === false) return false;
+    if (typeof policy === 'function') {
+      try {
+        return policy(report);
+      } catch (failure) {
+        this.reportError(failure);
+        return 1;
+      }
+    }
+    if (!report.ok && this.#options.logger === undefined) writeFailures(report, this.#stderr);
+    return report.ok && !uncaught ? 0 : 1;
+  }
+
+  /** 'exit' listeners cannot await: run what is synchronous, say what could not be awaited. */
+  #runExitFallback(): void {
+    if (this.#owner.isClosed()) return;
+    for (const phase of phases) for (const hook of this.#owner.hooks.claim(phase)) this.#runAtExit(hook);
+  }
+
+  #runAtExit(hook: HookRecord): void {
+    if (hook.fn.constructor.name === 'AsyncFunction') {
+      this.#warnAtExit(hook.name);
+      return;
+    }
+    try {
+      const result = hook.fn({ signal: AbortSignal.abort('exit'), reason: 'exit', deadline: Date.now() });
+      if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+        (result as Promise<unknown>).catch?.(() => undefined);
+        this.#warnAtExit(hook.name);
+      }
+    } catch (error) {
+      this.reportError(error);
+    }
+  }
+
+  #warnAtExit(name: string): void {
+    const message = `lifespan: the process exited without shutting down; shutdown hook "${name}" is asynchronous and could not be awaited (ERR_LIFESPAN_ASYNC_HOOK_AT_EXIT)`;
+    if (this.#options.logger !== undefined) this.#options.logger.warn(message);
+    // Warnings are emitted on a later tick, which never comes during 'exit': write it now.
+    else this.#stderr.write(`${message}\n`);
+  }
+
+  get #stderr(): ErrorOutput {
+    return this.#proc.stderr ?? process.stderr;
+  }
+}

@@ -1,0 +1,112 @@
+import { RequestsAbortedError } from './errors.js';
+import type { LifecycleError } from './errors.js';
+import type { HookRecord, HookRegistry } from './hook-registry.js';
+import type { HostSet } from './host-bridge.js';
+import type { HttpDrainer } from './http-drain.js';
+import type { ResolvedOptions } from './options.js';
+import { now, runHooks } from './run-hook.js';
+import type { DrainStats, HookResult, LifecycleState, ShutdownPhase, ShutdownReport } from './types.js';
+
+/** What the sequence works on, and how it reports back to its lifecycle. */
+export interface SequenceParts {
+  readonly options: ResolvedOptions;
+  readonly hooks: HookRegistry<ShutdownPhase>;
+  readonly hosts: HostSet;
+  /** The drainer of the attached servers, if any was ever needed. */
+  drainer(): HttpDrainer | undefined;
+  /** The shutdown came from a close (a server's, a framework's), not a load balancer's decision: no drain delay. */
+  skipDrainDelay(): boolean;
+  /** True after a failed startup: the host is still in its own boot and reports the failure itself. */
+  startupFailed(): boolean;
+  setState(state: LifecycleState): void;
+  /** Runs one hook under the deadline, with its events. */
+  runHook(record: HookRecord, reason: string, deadline: number): Promise<HookResult>;
+  reportError(error: unknown): void;
+}
+
+const zeroStats: DrainStats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
+
+/**
+ * One shutdown, start to report: drain (drain hooks, HTTP drain, the framework's close), then
+ * close (close hooks, last registered first), all within one deadline.
+ */
+export class ShutdownSequence {
+  readonly reason: string;
+  /** In `now()` time. */
+  readonly deadline: number;
+  readonly #parts: SequenceParts;
+  readonly #started: number;
+  readonly #lateDrainHooks: Promise<HookResult>[] = [];
+
+  constructor(reason: string, parts: SequenceParts) {
+    this.reason = reason;
+    this.#parts = parts;
+    this.#started = now();
+    this.deadline = this.#started + parts.options.timeoutMs;
+  }
+
+  /** Starts a drain hook registered after the drain phase began. */
+  startLate(record: HookRecord): void {
+    record.claimed = true;
+    this.#lateDrainHooks.push(this.#parts.runHook(record, this.reason, this.deadline));
+  }
+
+  /** Runs the drain and close phases; never rejects. Call once, after the state became `'draining'`. */
+  async run(): Promise<ShutdownReport> {
+    const { options, hosts } = this.#parts;
+    const drainer = this.#parts.drainer();
+    drainer?.begin(this.reason);
+    const drainHooks = this.#runPhase('drain');
+    const httpDrain = this.#drainHttp(drainer);
+    const drainResults = await drainHooks;
+    await httpDrain;
+    const lateDrain: HookResult[] = [];
+    await this.#awaitLateDrainHooks(lateDrain);
+    if (!this.#parts.startupFailed()) {
+      // Drained first, then the framework's close: it finds no connection left, so it has
+      // nothing to refuse with 503 and nothing to wait for.
+      await hosts.closeAll(this.deadline, (error) => this.#parts.reportError(error));
+      await this.#awaitLateDrainHooks(lateDrain);
+    }
+    this.#parts.setState('closing');
+    const closeResults = await this.#runPhase('close');
+    const http = drainer?.stats ?? zeroStats;
+    const errors: LifecycleError[] = [];
+    if (http.abortedRequests > 0) errors.push(new RequestsAbortedError(http.abortedRequests, Math.min(options.drainTimeoutMs, options.timeoutMs)));
+    if (drainer !== undefined) errors.push(...drainer.errors);
+    // The drain is over: the servers are Node's own again, and nothing of Lifespan keeps them alive.
+    drainer?.release();
+    const hooks = [...drainResults, ...lateDrain, ...closeResults];
+    return {
+      reason: this.reason,
+      ok: errors.length === 0 && hooks.every((hook) => hook.status === 'ok'),
+      durationMs: now() - this.#started,
+      hooks,
+      http,
+      errors,
+    };
+  }
+
+  #drainHttp(drainer: HttpDrainer | undefined): Promise<void> {
+    const { options, hosts } = this.#parts;
+    const { drainDelayMs, drainTimeoutMs, idleGraceMs, timeoutMs } = options;
+    const skipDrainDelay = this.#parts.skipDrainDelay();
+    if (drainer !== undefined && (drainer.servers > 0 || drainer.connections > 0)) {
+      return drainer.drain({ delayMs: skipDrainDelay ? 0 : drainDelayMs, timeoutMs: drainTimeoutMs, idleGraceMs, deadline: this.deadline });
+    }
+    // A framework with no attached server still gets the delay: its load balancer needs it too.
+    if (hosts.size > 0 && !skipDrainDelay && drainDelayMs > 0) return new Promise((resolve) => setTimeout(resolve, Math.min(drainDelayMs, timeoutMs)));
+    return Promise.resolve();
+  }
+
+  #runPhase(phase: ShutdownPhase): Promise<HookResult[]> {
+    const hooks = this.#parts.hooks.claim(phase);
+    return runHooks(hooks, this.#parts.options.hookConcurrency, (hook) => this.#parts.runHook(hook as HookRecord, this.reason, this.deadline));
+  }
+
+  /** Waits for drain hooks registered after shutdown began, including ones registered while earlier ones run. */
+  async #awaitLateDrainHooks(results: HookResult[]): Promise<void> {
+    const late = this.#lateDrainHooks;
+    while (results.length < late.length) results.push(...(await Promise.all(late.slice(results.length))));
+  }
+}
