@@ -80,7 +80,8 @@ describe.each(majors)('lifecycle plugin on %s', (_name, createApp) => {
     let exited!: (code?: number) => void;
     const exit = new Promise<number | undefined>((resolve) => (exited = resolve));
     const fake = Object.assign(new EventEmitter(), { env: {}, exit: (code?: number) => exited(code), emitWarning: () => undefined });
-    const lifecycle = new Lifecycle({ drainDelayMs: 50 }, { process: fake });
+    // Long enough for the request below to be served within it on a busy machine.
+    const lifecycle = new Lifecycle({ drainDelayMs: 1000 }, { process: fake });
     const { app, calls } = await build({ lifecycle });
     await app.listen({ port: 0, host: '127.0.0.1' });
     fake.emit('SIGTERM', 'SIGTERM');
