@@ -1,4 +1,6 @@
 import type { Connection } from './connection-tracker.js';
+import { FreshRead } from './fresh-read.js';
+import type { LoopTurns } from './fresh-read.js';
 import { now } from './run-hook.js';
 
 /** What the idle closer needs to know about a connection; node-internals answers it, tests fake it. */
@@ -18,31 +20,41 @@ export interface IdleSignals {
 /**
  * The idle-close policy of a drain: a connection is closed once it has been idle for the grace,
  * so that a client about to reuse a connection it just used is not cut off; on a server where no
- * connection carried traffic for a whole grace, idle connections go at once.
+ * connection carried traffic for a whole grace, idle connections go at once. Every decision is
+ * taken on a fresh read of the sockets (`FreshRead`), never on what the loop read before a stall.
  */
 export class IdleCloser {
   graceMs = 25;
   readonly #signals: IdleSignals;
   readonly #closed: (count: number) => void;
+  readonly #fresh: FreshRead;
+  #closedThisTurn = 0;
 
-  /** `closed(n)` is told of every n connections closed together. */
-  constructor(signals: IdleSignals, closed: (count: number) => void) {
+  /** `closed(n)` is told of every n connections closed together; `turns` is the event loop unless a test fakes it. */
+  constructor(signals: IdleSignals, closed: (count: number) => void, turns?: LoopTurns) {
     this.#signals = signals;
     this.#closed = closed;
+    this.#fresh = new FreshRead(() => this.graceMs, turns);
   }
 
-  /** The drain began: close what is idle, now if the server is quiet, else after the grace. */
+  /** The drain began: close what is idle, at once if the server is quiet, else after the grace. */
   start(connections: ReadonlySet<Connection>): void {
-    if (this.#quietForMs(connections) >= this.graceMs) {
-      // After the poll phase, like every idle close: a request already in the buffer is read first.
-      setImmediate(() => this.#closeAllIdle(connections));
-    } else {
-      for (const connection of connections) this.schedule(connection);
-    }
+    // Not on what the loop read before the drain: a process starved of CPU at SIGTERM has requests
+    // unread in the kernel's buffers, on connections that look idle and quiet.
+    const began = now();
+    this.#fresh.run(() => {
+      if (this.#quietForMs(connections) >= this.graceMs) {
+        for (const connection of connections) this.#fresh.run(() => this.#closeQuiet(connection));
+      } else {
+        // The grace counts from the start of the drain.
+        const left = Math.max(0, this.graceMs - (now() - began));
+        for (const connection of connections) this.schedule(connection, left);
+      }
+    });
   }
 
-  /** Closes `connection` after the grace, if it is idle now and still idle then. */
-  schedule(connection: Connection): void {
+  /** Closes `connection` after the grace (or `graceMs`), if it is idle now and still idle then. */
+  schedule(connection: Connection, graceMs = this.graceMs): void {
     const { socket } = connection;
     // Node keeps the response being answered on its socket (pipelined ones queue behind it): busy.
     if (this.#signals.busy(connection) || connection.timer !== undefined || socket.destroyed) return;
@@ -51,7 +63,7 @@ export class IdleCloser {
     // close it now, or the process waits for nothing.
     const unused = socket.bytesRead === 0 && now() - connection.openedAt >= this.graceMs;
     connection.bytesAtGrace = socket.bytesRead;
-    connection.timer = setTimeout(closeIfIdle, unused ? 0 : this.graceMs, this, connection);
+    connection.timer = setTimeout(closeIfIdle, unused ? 0 : graceMs, this, connection);
   }
 
   /** A request arrived on `connection`: it is not idle. */
@@ -61,23 +73,39 @@ export class IdleCloser {
     connection.timer = undefined;
   }
 
-  /** @internal The grace passed; close if nothing arrived meanwhile. */
-  gracePassed(connection: Connection): void {
+  /** @internal The grace timer fired: decide on the next fresh read, unless a request came first. */
+  timerFired(connection: Connection): void {
+    const timer = connection.timer;
+    this.#fresh.run(() => {
+      // A request arrived (the timer was cleared) or a new grace began meanwhile.
+      if (connection.timer === timer) this.#gracePassed(connection);
+    });
+  }
+
+  /** The grace passed; close if nothing arrived meanwhile. */
+  #gracePassed(connection: Connection): void {
     connection.timer = undefined;
     // Bytes came during the grace and made no request yet: one is still arriving. It is closed only
     // once it has been quiet for a whole grace; the drain timeout bounds it.
     if (connection.socket.bytesRead !== connection.bytesAtGrace) this.schedule(connection);
-    else if (this.#closeIdle(connection)) this.#closed(1);
+    else if (this.#closeIdle(connection)) this.#counted();
   }
 
-  /** The drain began on a quiet server: every idle connection goes now, the others when they finish. */
-  #closeAllIdle(connections: ReadonlySet<Connection>): void {
-    let closed = 0;
-    for (const connection of connections) {
-      if (connection.timer === undefined && this.#closeIdle(connection)) closed++;
-      else this.schedule(connection);
-    }
-    if (closed > 0) this.#closed(closed);
+  /** The drain began on a quiet server: an idle connection goes now, a busy one when it is idle. */
+  #closeQuiet(connection: Connection): void {
+    if (connection.timer === undefined && this.#closeIdle(connection)) this.#counted();
+    else this.schedule(connection);
+  }
+
+  /** One more connection closed; those closed in one turn are told together. */
+  #counted(): void {
+    if (this.#closedThisTurn++ > 0) return;
+    // A promise job runs once this callback of the loop returns (and fake timers leave it alone).
+    void Promise.resolve().then(() => {
+      const count = this.#closedThisTurn;
+      this.#closedThisTurn = 0;
+      this.#closed(count);
+    });
   }
 
   /**
@@ -124,11 +152,6 @@ export class IdleCloser {
 
 function closeIfIdle(closer: IdleCloser, connection: Connection): void {
   // Timers run before I/O in each turn of the event loop: after a busy spell, a request that
-  // reached the socket in time is still unread. Decide after the next poll phase has parsed it.
-  setImmediate(closeIfStillIdle, closer, connection, connection.timer);
-}
-
-function closeIfStillIdle(closer: IdleCloser, connection: Connection, timer: Connection['timer']): void {
-  // A request arrived (the timer was cleared) or a new grace began meanwhile.
-  if (connection.timer === timer) closer.gracePassed(connection);
+  // reached the socket in time is still unread.
+  closer.timerFired(connection);
 }

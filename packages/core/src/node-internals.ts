@@ -156,7 +156,7 @@ let idleThisTurn: WeakMap<NetServer, ReadonlySet<Socket>> | undefined;
 /**
  * Whether node:http is in the middle of reading a request on `socket` (its head, a slow link, a
  * large header): bytes of a request arrived, and Node does not list the connection as idle. It is
- * the list behind closeIdleConnections(), read once per turn of the event loop.
+ * the list behind closeIdleConnections(), read once per callback of the event loop.
  * undefined if Node keeps no such list for the socket's server.
  * @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L696 (closeIdleConnections reads idle())
  */
@@ -165,8 +165,8 @@ export function readingRequest(socket: Socket): boolean | undefined {
   if (server == null) return undefined;
   if (idleThisTurn === undefined) {
     idleThisTurn = new WeakMap();
-    // Nothing is read from a socket until the next poll phase: the list holds for this turn.
-    setImmediate(() => (idleThisTurn = undefined));
+    // Nothing is read from a socket while this callback runs: the list holds until it returns.
+    void Promise.resolve().then(() => (idleThisTurn = undefined));
   }
   let idle = idleThisTurn.get(server);
   if (idle === undefined) {

@@ -1,4 +1,5 @@
 import type { Connection } from '../src/connection-tracker';
+import type { LoopTurns } from '../src/fresh-read';
 import { IdleCloser } from '../src/idle-closer';
 import type { IdleSignals } from '../src/idle-closer';
 
@@ -31,7 +32,7 @@ function connection(options: { bytesRead?: number; openedAt?: number; busy?: boo
 
 const destroyed = (c: Connection): boolean => c.socket.destroyed;
 
-function closer(graceMs: number, loop: { now: number | undefined } = { now: undefined }): { closer: IdleCloser; closed: number[] } {
+function closer(graceMs: number, loop: { now: number | undefined } = { now: undefined }, turns?: LoopTurns): { closer: IdleCloser; closed: number[] } {
   const signals: IdleSignals = {
     busy: (c) => (c as FakeConnection).busy,
     upgraded: (c) => (c as FakeConnection).upgraded,
@@ -40,15 +41,32 @@ function closer(graceMs: number, loop: { now: number | undefined } = { now: unde
     loopTime: () => loop.now,
   };
   const closed: number[] = [];
-  const idle = new IdleCloser(signals, (count) => void closed.push(count));
+  const idle = new IdleCloser(signals, (count) => void closed.push(count), turns);
   idle.graceMs = graceMs;
   return { closer: idle, closed };
 }
 
-/** Runs timers up to `ms` from now, then (a real turn of the loop) the setImmediate each grace timer defers its decision to. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Moves the clock `ms` ahead one millisecond at a time, each followed by the real turns of the loop a decision waits for (a fresh read). */
 async function advance(ms: number): Promise<void> {
-  await jest.advanceTimersByTimeAsync(ms);
-  await new Promise((resolve) => setImmediate(resolve));
+  for (let elapsed = 0; elapsed <= ms; elapsed++) {
+    if (elapsed > 0) jest.advanceTimersByTime(1);
+    for (let turn = 0; turn < 3; turn++) await nextTurn();
+  }
+}
+
+/** Real turns of the event loop, each of which seems to take `lagMs` (a process starved of CPU). */
+function laggingTurns(lag: { ms: number }): LoopTurns {
+  let clock = 0;
+  return {
+    now: () => clock,
+    next: (fn) =>
+      void setImmediate(() => {
+        clock += lag.ms;
+        fn();
+      }),
+  };
 }
 
 describe('IdleCloser', () => {
@@ -182,6 +200,41 @@ describe('IdleCloser', () => {
     await advance(99);
     expect(destroyed(c)).toBe(false);
     await advance(1);
+    expect(destroyed(c)).toBe(true);
+  });
+
+  it('decides on a fresh read: a connection that looked quiet when the drain began, and is read busy in the next poll, is kept', async () => {
+    const loop = { now: 50_000 };
+    const { closer: idle } = closer(100, loop);
+    const c = connection({ activeAt: 40_000 });
+    idle.start(new Set([c]));
+    // The check phase right after the drain began follows the poll that ran before it, not a new one.
+    await nextTurn();
+    c.busy = true;
+    await advance(0);
+    expect(destroyed(c)).toBe(false);
+  });
+
+  it('decides nothing while the event loop lags by more than the grace, and closes once a turn is quick', async () => {
+    const lag = { ms: 150 };
+    const { closer: idle } = closer(100, { now: undefined }, laggingTurns(lag));
+    const c = connection();
+    idle.schedule(c);
+    await advance(100);
+    for (let turn = 0; turn < 20; turn++) await nextTurn();
+    expect(destroyed(c)).toBe(false);
+    lag.ms = 0;
+    await advance(0);
+    expect(destroyed(c)).toBe(true);
+  });
+
+  it('accepts a slower turn after each slow one, up to the grace', async () => {
+    const { closer: idle } = closer(100, { now: undefined }, laggingTurns({ ms: 6 }));
+    const c = connection();
+    idle.schedule(c);
+    await advance(100);
+    // Turns allowed 1, 2, 4, then 8 ms.
+    for (let turn = 0; turn < 6; turn++) await nextTurn();
     expect(destroyed(c)).toBe(true);
   });
 });

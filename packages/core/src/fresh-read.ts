@@ -1,0 +1,73 @@
+import { now } from './run-hook.js';
+
+/** The clock and the loop turn `FreshRead` runs on; tests pass a lagging one. */
+export interface LoopTurns {
+  /** Milliseconds, in `now()` time. */
+  now(): number;
+  /** Runs `fn` in the event loop's check phase (`setImmediate`). */
+  next(fn: () => void): void;
+}
+
+const eventLoop: LoopTurns = { now, next: (fn) => void setImmediate(fn) };
+
+/**
+ * Runs decisions about idle connections right after the event loop has polled every socket, while
+ * what it read is still true: a request whose bytes reached the kernel before the decision has been
+ * read by then, and makes its connection busy. A decision taken on older reads (the poll before a
+ * stall of the process) closes connections whose next request sits unread in the kernel's buffer.
+ *
+ * Two check phases in a row have a poll phase between them: when the second comes at most `limit`
+ * ms after the first, that poll is at most `limit` ms old. A turn that took longer (a process starved
+ * of CPU, a long poll phase) decides nothing; the bound doubles on each slow turn, up to `maxMs()`,
+ * and never beyond it: a read older than the grace is what the grace exists to exclude. The drain
+ * timeout bounds the wait. Decisions run in the order they were asked for, and only while the turn
+ * is within its bound: the rest wait for the next quick turn.
+ */
+export class FreshRead {
+  readonly #turns: LoopTurns;
+  readonly #maxMs: () => number;
+  #queue: (() => void)[] = [];
+  #waiting = false;
+  #turnStart = 0;
+  #limitMs = 1;
+
+  /** `maxMs()`: the longest a read may be old (the idle grace); at least 1 ms. */
+  constructor(maxMs: () => number, turns: LoopTurns = eventLoop) {
+    this.#maxMs = maxMs;
+    this.#turns = turns;
+  }
+
+  /** Runs `decide` just after a poll phase at most the bound old. */
+  run(decide: () => void): void {
+    this.#queue.push(decide);
+    if (this.#waiting) return;
+    this.#waiting = true;
+    // Asked from an I/O callback, the next check phase follows this poll, not a new one: the turn
+    // to measure starts in that check phase.
+    this.#turns.next(this.#begin);
+  }
+
+  readonly #begin = (): void => {
+    this.#turnStart = this.#turns.now();
+    this.#turns.next(this.#turn);
+  };
+
+  readonly #turn = (): void => {
+    const limit = this.#limitMs;
+    if (this.#turns.now() - this.#turnStart > limit) {
+      this.#limitMs = Math.min(limit * 2, Math.max(1, this.#maxMs()));
+      this.#begin();
+      return;
+    }
+    this.#limitMs = 1;
+    const queue = this.#queue;
+    let done = 0;
+    try {
+      while (done < queue.length && this.#turns.now() - this.#turnStart <= limit) queue[done++]!();
+    } finally {
+      queue.splice(0, done);
+      if (queue.length > 0) this.#begin();
+      else this.#waiting = false;
+    }
+  };
+}
