@@ -17,7 +17,8 @@ export type LifecycleErrorCode =
   | 'ERR_LIFESPAN_WORKER_RESTART'
   | 'ERR_LIFESPAN_SIGNALS_NOT_FORWARDED'
   | 'ERR_LIFESPAN_CONNECTIONS_DESTROYED'
-  | 'ERR_LIFESPAN_DRAIN_FAILED';
+  | 'ERR_LIFESPAN_DRAIN_FAILED'
+  | 'ERR_LIFESPAN_CALLBACK_FAILED';
 
 /** The closed list of codes, for documentation tests and exhaustive switches. */
 export const errorCodes: readonly LifecycleErrorCode[] = [
@@ -39,6 +40,7 @@ export const errorCodes: readonly LifecycleErrorCode[] = [
   'ERR_LIFESPAN_SIGNALS_NOT_FORWARDED',
   'ERR_LIFESPAN_CONNECTIONS_DESTROYED',
   'ERR_LIFESPAN_DRAIN_FAILED',
+  'ERR_LIFESPAN_CALLBACK_FAILED',
 ];
 
 /** Base class of every error Lifespan throws or reports; branch on `code`, not on the class. */
@@ -82,7 +84,7 @@ export class HookFailedError extends LifecycleError {
     readonly phase: string,
     cause: unknown,
   ) {
-    super(`${phase === 'startup' ? 'Startup' : 'Shutdown'} hook "${hookName}" failed: ${describe(cause)}`, { cause });
+    super(`${phase === 'startup' ? 'Startup' : 'Shutdown'} hook "${hookName}" failed: ${describeValue(cause)}`, { cause });
   }
 }
 
@@ -104,7 +106,7 @@ export class StartupFailedError extends LifecycleError {
     readonly hookName: string,
     cause: unknown,
   ) {
-    super(`Startup hook "${hookName}" failed, so the lifecycle shut down: ${describe(cause)}`, { cause });
+    super(`Startup hook "${hookName}" failed, so the lifecycle shut down: ${describeValue(cause)}`, { cause });
   }
 }
 
@@ -145,7 +147,7 @@ export class UncaughtError extends LifecycleError {
     readonly origin: string,
     cause: unknown,
   ) {
-    super(`${origin}: ${describe(cause)}`, { cause });
+    super(`${origin}: ${describeValue(cause)}`, { cause });
   }
 }
 
@@ -169,7 +171,7 @@ export class HealthCheckFailedError extends LifecycleError {
     readonly timeoutMs?: number,
   ) {
     super(
-      timeoutMs === undefined ? `Health check "${checkName}" failed: ${describe(cause)}` : `Health check "${checkName}" did not settle within ${timeoutMs} ms`,
+      timeoutMs === undefined ? `Health check "${checkName}" failed: ${describeValue(cause)}` : `Health check "${checkName}" did not settle within ${timeoutMs} ms`,
       cause === undefined ? undefined : { cause },
     );
   }
@@ -215,11 +217,37 @@ export class DrainFailedError extends LifecycleError {
     readonly step: string,
     cause: unknown,
   ) {
-    super(`The HTTP drain failed while ${step}: ${describe(cause)}`, { cause });
+    super(`The HTTP drain failed while ${step}: ${describeValue(cause)}`, { cause });
   }
 }
 
-function describe(value: unknown): string {
-  if (value instanceof Error) return value.message;
-  return String(value);
+/**
+ * A user callback other than a hook (an event listener, the logger, the exit policy) threw or
+ * returned something unusable; Lifespan reported it and went on.
+ */
+export class CallbackFailedError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_CALLBACK_FAILED';
+  constructor(
+    /** What failed, as the message names it: `A "state" listener`, `The logger's info()`, `The exit policy (options.exit)`. */
+    readonly callback: string,
+    cause: unknown,
+    /** What it did, when it did not throw (`returned 256, ...`). */
+    problem?: string,
+  ) {
+    super(`${callback} ${problem ?? `threw: ${describeValue(cause)}`}`, problem === undefined ? { cause } : undefined);
+  }
+}
+
+/**
+ * What a thrown value says, for a message: an error's message, or the value as a string. Never
+ * throws: a null-prototype object has no toString, and a revoked Proxy throws on every operation
+ * (`instanceof` included).
+ */
+export function describeValue(value: unknown): string {
+  try {
+    if (value instanceof Error) return value.message;
+    return String(value);
+  } catch {
+    return `a thrown ${value === null ? 'null' : typeof value} that cannot be shown as text`;
+  }
 }

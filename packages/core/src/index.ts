@@ -10,6 +10,7 @@ export type { HostBridge } from './host-bridge.js';
 export {
   AlreadyShutDownError,
   ConnectionsDestroyedError,
+  CallbackFailedError,
   DeadlineExceededError,
   DrainFailedError,
   errorCodes,

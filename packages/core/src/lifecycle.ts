@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { announceReady, isDisconnecting } from './cluster-worker.js';
-import { AlreadyShutDownError, InvalidArgumentError, RegisterTooLateError, StartupAbortedError, StartupFailedError } from './errors.js';
+import { AlreadyShutDownError, CallbackFailedError, InvalidArgumentError, RegisterTooLateError, StartupAbortedError, StartupFailedError } from './errors.js';
+import type { LifecycleError } from './errors.js';
 import { HealthChecks } from './health-checks.js';
 import type { HealthCheckOptions, HealthOptions } from './health-checks.js';
 import { HookRegistry, phases } from './hook-registry.js';
@@ -12,7 +13,7 @@ import type { HostBridge } from './host-bridge.js';
 import { HttpDrainer } from './http-drain.js';
 import type { DrainableServer } from './http-drain.js';
 import { applyKeepAliveTimeout } from './keep-alive.js';
-import { describeDrainEvent } from './log-format.js';
+import { containedLogger, describeDrainEvent } from './log-format.js';
 import { serverOf } from './node-internals.js';
 import { checkServer, resolveOptions, show } from './options.js';
 import type { ResolvedOptions } from './options.js';
@@ -27,6 +28,7 @@ import type {
   LifecycleEvents,
   LifecycleOptions,
   LifecycleState,
+  Logger,
   RegisterShutdownOptions,
   RegisterStartupOptions,
   ShutdownHook,
@@ -78,11 +80,16 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
   #sequence: ShutdownSequence | undefined;
   #startupFailed = false;
   #skipDrainDelay = false;
+  /** The user's logger, contained: one that throws must not break a shutdown. */
+  readonly #log: Logger | undefined;
+  /** Listeners that threw during the shutdown, for its report. */
+  readonly #callbackErrors: LifecycleError[] = [];
 
   constructor(options: LifecycleOptions | undefined, environment: LifecycleEnvironment) {
     super();
     this.#options = resolveOptions(options, environment.extraOptionKeys);
     this.#process = environment.process;
+    this.#log = containedLogger(this.#options.logger, this.#process.stderr ?? process.stderr);
     this.#shutdownHooks = this.#shutdownRegistry();
     this.#startupHooks = this.#startupRegistry();
     this.#hosts = new HostSet({
@@ -96,6 +103,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
       hooks: this.#shutdownHooks,
       shutdown: (reason) => this.shutdown(reason),
       destroyConnections: () => this.#drainer?.destroyAll(),
+      logger: this.#log,
     });
   }
 
@@ -260,7 +268,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
         // Startup is over; run it now so that it is not silently dropped.
         record.claimed = true;
         void this.#runHook(record, 'startup', Infinity).then((result) => {
-          if (result.status !== 'ok') this.#options.logger?.error(`lifespan: late startup hook "${record.name}" ${result.status}`, result.error);
+          if (result.status !== 'ok') this.#log?.error(`lifespan: late startup hook "${record.name}" ${result.status}`, result.error);
         });
       },
     });
@@ -271,7 +279,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
     if (previous === state) return;
     this.#state = state;
     debug('state %s -> %s', previous, state);
-    this.emit('state', state, previous);
+    this.#notify('state', state, previous);
   }
 
   /** Resolves once the state is `state` or later. */
@@ -311,9 +319,9 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
       },
       onDrainEvent: (event) => {
         this.emit('drain', event);
-        this.#options.logger?.info(`lifespan: ${describeDrainEvent(event)}`);
+        this.#log?.info(`lifespan: ${describeDrainEvent(event)}`);
       },
-      reportScopeError: (error) => this.#options.logger?.error('lifespan: request onShutdown callback failed', error),
+      reportScopeError: (error) => this.#log?.error('lifespan: request onShutdown callback failed', error),
     });
     return this.#drainer;
   }
@@ -330,14 +338,14 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
       if (result.status !== 'ok') {
         this.#startupFailed = true;
         const error = new StartupFailedError(record.name, result.error);
-        this.#options.logger?.error(`lifespan: ${error.message}`, error);
+        this.#log?.error(`lifespan: ${error.message}`, error);
         await this.shutdown('startup failed');
         throw error;
       }
     }
     if (this.isShuttingDown) throw new StartupAbortedError(this.#sequence?.reason ?? 'shutdown');
     this.#setState('ready');
-    this.#options.logger?.info('lifespan: ready');
+    this.#log?.info('lifespan: ready');
     announceReady(this.#process, this.#options.pm2);
   }
 
@@ -354,24 +362,47 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
       reportError: (error) => this.#participant.reportError(error),
     });
     this.#sequence = sequence;
-    this.#options.logger?.info(`lifespan: shutting down (${reason})`);
+    this.#log?.info(`lifespan: shutting down (${reason})`);
     this.#setState('draining');
     this.#controller.abort(reason);
-    const report = await sequence.run();
+    const report = withErrors(await sequence.run(), this.#callbackErrors);
     this.#setState('closed');
     this.#participant.leave();
-    this.#options.logger?.[report.ok ? 'info' : 'warn'](`lifespan: closed in ${Math.round(report.durationMs)} ms (${report.ok ? 'ok' : 'with errors'})`);
+    this.#log?.[report.ok ? 'info' : 'warn'](`lifespan: closed in ${Math.round(report.durationMs)} ms (${report.ok ? 'ok' : 'with errors'})`);
     return report;
   }
 
+  /**
+   * Emits an event to each listener in turn, as `emit()` does, but a listener that throws is
+   * reported (and, during a shutdown, named in its report) instead of breaking the shutdown or
+   * keeping the listeners after it from running.
+   */
+  #notify<Event extends keyof LifecycleEvents>(event: Event, ...args: LifecycleEvents[Event]): void {
+    for (const listener of this.rawListeners(event) as ((...values: unknown[]) => unknown)[]) {
+      try {
+        Reflect.apply(listener, this, args);
+      } catch (failure) {
+        const error = new CallbackFailedError(`A "${event}" listener`, failure);
+        if (this.#sequence !== undefined && this.#state !== 'closed') this.#callbackErrors.push(error);
+        this.#participant.reportError(error);
+      }
+    }
+  }
+
   #runHook(record: HookRecord, reason: string, deadline: number): Promise<HookResult> {
-    this.emit('hookStart', record.name, record.phase);
+    this.#notify('hookStart', record.name, record.phase);
     return runHook(record, reason, deadline, this.#options.timeoutMs).then((result) => {
-      this.emit('hookEnd', result);
-      if (result.status !== 'ok') this.#options.logger?.error(`lifespan: ${result.error?.message ?? result.status}`, result.error);
+      this.#notify('hookEnd', result);
+      if (result.status !== 'ok') this.#log?.error(`lifespan: ${result.error?.message ?? result.status}`, result.error);
       return result;
     });
   }
+}
+
+/** The report with the listener failures of its shutdown: a report with errors is not ok. */
+function withErrors(report: ShutdownReport, errors: readonly LifecycleError[]): ShutdownReport {
+  if (errors.length === 0) return report;
+  return { ...report, ok: false, errors: [...report.errors, ...errors] };
 }
 
 function warnMaxHooks(proc: ProcessLike, size: number, maxHooks: number, name: string): void {

@@ -1,3 +1,4 @@
+import { CallbackFailedError, describeValue } from './errors.js';
 import type { DrainEvent, Logger, ShutdownReport } from './types.js';
 
 /** Where Lifespan writes when no logger is configured. */
@@ -21,11 +22,62 @@ export function describeDrainEvent(event: DrainEvent): string {
 
 /** Reports an error through the logger, or else on stderr. */
 export function reportError(logger: Logger | undefined, stderr: ErrorOutput, error: unknown): void {
-  if (logger !== undefined) logger.error(`lifespan: ${error instanceof Error ? error.message : String(error)}`, error);
-  else if (error instanceof Error) {
-    // Without a logger, stderr is all a supervisor keeps: lead with the stable code, as writeFailures() does.
-    const code = (error as { code?: unknown }).code;
-    stderr.write(`${typeof code === 'string' && code.startsWith('ERR_LIFESPAN_') ? `lifespan: ${code}: ` : ''}${error.stack ?? error.message}\n`);
+  if (logger !== undefined) logger.error(`lifespan: ${describeValue(error)}`, error);
+  else stderr.write(describeForStderr(error));
+}
+
+/**
+ * An error as stderr shows it: the stable code and message on the first line (what a supervisor
+ * greps for), then the cause's stack, which has the file and line of the user's code; Lifespan's
+ * own frames would tell them nothing.
+ */
+export function describeForStderr(error: unknown): string {
+  const code = codeOf(error);
+  if (code === undefined) return `${stackOf(error) ?? `lifespan: ${describeValue(error)}`}\n`;
+  const head = `lifespan: ${code}: ${describeValue(error)}`;
+  const cause = stackOf(causeOf(error));
+  return cause === undefined ? `${head}\n` : `${head}\n  Caused by: ${cause}\n`;
+}
+
+/** Wraps the user's logger so that one that throws does not break the shutdown: the line and the failure go to stderr. */
+export function containedLogger(logger: Logger | undefined, stderr: ErrorOutput): Logger | undefined {
+  if (logger === undefined) return undefined;
+  const method =
+    (level: keyof Logger) =>
+    (message: string, ...rest: unknown[]): void => {
+      try {
+        logger[level](message, ...rest);
+      } catch (failure) {
+        stderr.write(`${message}\n`);
+        stderr.write(describeForStderr(new CallbackFailedError(`The logger's ${level}()`, failure)));
+      }
+    };
+  return { info: method('info'), warn: method('warn'), error: method('error') };
+}
+
+function codeOf(error: unknown): string | undefined {
+  try {
+    const code = (error as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && code.startsWith('ERR_LIFESPAN_') ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function causeOf(error: unknown): unknown {
+  try {
+    return error instanceof Error ? error.cause : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A thrown value's stack, if it is an error that has one; never throws (a revoked Proxy throws on every read). */
+function stackOf(value: unknown): string | undefined {
+  try {
+    return value instanceof Error && typeof value.stack === 'string' ? value.stack : undefined;
+  } catch {
+    return undefined;
   }
 }
 

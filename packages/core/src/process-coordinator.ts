@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- process listeners take any arguments */
 import cluster from 'node:cluster';
 import { debuglog } from 'node:util';
-import { ForcedExitError } from './errors.js';
+import { describeValue, ForcedExitError } from './errors.js';
 import { warnIfSignalsBlocked } from './signal-path.js';
 import { kCoordinator } from './symbols.js';
 
@@ -175,7 +175,7 @@ function onSignal(proc: ProcessLike, coordinator: Coordinator, signal: NodeJS.Si
     current.signals++;
     debug('%s joins the %s shutdown; a second signal forces the exit', signal, coordinator.pending);
     announce(proc, coordinator, signal, `during the shutdown that ${describeTrigger(coordinator.pending!)} began`);
-    ask(current, targets, signal);
+    ask(proc, current, targets, signal);
     return;
   }
   announce(proc, coordinator, signal, 'received');
@@ -188,7 +188,7 @@ function run(proc: ProcessLike, coordinator: Coordinator, reason: ProcessTrigger
   const current: ProcessShutdown = { decisions: new Map(), signals: bySignal ? 1 : 0 };
   coordinator.run = current;
   debug('process-level shutdown: %s (%d lifecycles)', reason, targets.length);
-  ask(current, targets, reason, error);
+  ask(proc, current, targets, reason, error);
   void decide(current).then((code) => {
     if (code !== false) {
       proc.exit(code);
@@ -201,10 +201,30 @@ function run(proc: ProcessLike, coordinator: Coordinator, reason: ProcessTrigger
 }
 
 /** Asks the participants not yet asked to shut down. */
-function ask(current: ProcessShutdown, targets: readonly Participant[], reason: ProcessTrigger, error?: unknown): void {
+function ask(proc: ProcessLike, current: ProcessShutdown, targets: readonly Participant[], reason: ProcessTrigger, error?: unknown): void {
   for (const participant of targets) {
-    if (!current.decisions.has(participant)) current.decisions.set(participant, participant.shutdownFor(reason, error));
+    if (current.decisions.has(participant)) continue;
+    // A participant never rejects and answers with an exit code; one that fails anyway (a copy of
+    // core with a bug) must not leave the process running with nobody deciding its exit.
+    let asked: Promise<number | false>;
+    try {
+      asked = Promise.resolve(participant.shutdownFor(reason, error));
+    } catch (failure) {
+      asked = Promise.reject(failure);
+    }
+    const decision = asked.then(
+        (code) => (code === false || isExitCode(code) ? code : 1),
+        (failure: unknown) => {
+          write(proc, `lifespan: a lifecycle's shutdown failed, so the exit code is 1: ${describeValue(failure)}`);
+          return 1;
+        },
+      );
+    current.decisions.set(participant, decision);
   }
+}
+
+function isExitCode(code: unknown): code is number {
+  return Number.isInteger(code) && (code as number) >= 0 && (code as number) <= 255;
 }
 
 /** The exit code of the whole process: the highest any participant wants, once all of them (late joiners too) decided. */

@@ -1,12 +1,13 @@
-import { ForcedExitError, UncaughtError } from './errors.js';
+import { CallbackFailedError, ForcedExitError, UncaughtError } from './errors.js';
 import { phases } from './hook-registry.js';
 import type { HookRecord, HookRegistry } from './hook-registry.js';
 import { reportError, writeFailures } from './log-format.js';
 import type { ErrorOutput } from './log-format.js';
+import { show } from './options.js';
 import type { ResolvedOptions } from './options.js';
 import { join, leave, trigger } from './process-coordinator.js';
 import type { Participant, ProcessLike, ProcessTrigger } from './process-coordinator.js';
-import type { ShutdownPhase, ShutdownReport } from './types.js';
+import type { Logger, ShutdownPhase, ShutdownReport } from './types.js';
 
 /** What a lifecycle shows the process side. */
 export interface ParticipantOwner {
@@ -17,6 +18,8 @@ export interface ParticipantOwner {
   shutdown(reason: string): Promise<ShutdownReport>;
   /** The process exits now: destroy every connection left. */
   destroyConnections(): void;
+  /** The user's logger, contained (one that throws writes to stderr instead), or none. */
+  readonly logger: Logger | undefined;
 }
 
 /**
@@ -56,7 +59,7 @@ export class ProcessParticipant {
       forcedExit: (signal, code) => {
         this.#owner.destroyConnections();
         // Without a logger the coordinator writes the one line for the whole process.
-        if (options.logger !== undefined) this.reportError(new ForcedExitError(signal, code));
+        if (this.#owner.logger !== undefined) this.reportError(new ForcedExitError(signal, code));
       },
       runExitFallback: () => this.#runExitFallback(),
     };
@@ -75,7 +78,7 @@ export class ProcessParticipant {
 
   /** Reports an error through the logger, or else on the process's stderr. */
   reportError(error: unknown): void {
-    reportError(this.#options.logger, this.#stderr, error);
+    reportError(this.#owner.logger, this.#stderr, error);
   }
 
   async #shutdownFor(reason: ProcessTrigger, error: unknown): Promise<number | false> {
@@ -84,16 +87,24 @@ export class ProcessParticipant {
     const report = await this.#owner.shutdown(reason);
     const policy = this.#options.exit;
     if (policy === false) return false;
-    if (typeof policy === 'function') {
-      try {
-        return policy(report);
-      } catch (failure) {
-        this.reportError(failure);
-        return 1;
-      }
-    }
-    if (!report.ok && this.#options.logger === undefined) writeFailures(report, this.#stderr);
+    if (typeof policy === 'function') return this.#exitCodeOf(policy, report);
+    if (!report.ok && this.#owner.logger === undefined) writeFailures(report, this.#stderr);
     return report.ok && !uncaught ? 0 : 1;
+  }
+
+  /** The user's exit policy, contained: one that throws or returns something else than 0-255 or `false` means exit 1. */
+  #exitCodeOf(policy: (report: ShutdownReport) => number | false, report: ShutdownReport): number | false {
+    const callback = 'The exit policy (options.exit)';
+    let code: unknown;
+    try {
+      code = policy(report);
+    } catch (failure) {
+      this.reportError(new CallbackFailedError(callback, failure));
+      return 1;
+    }
+    if (code === false || (Number.isInteger(code) && (code as number) >= 0 && (code as number) <= 255)) return code as number | false;
+    this.reportError(new CallbackFailedError(callback, undefined, `returned ${show(code)}, not an exit code from 0 to 255 or false; the exit code is 1`));
+    return 1;
   }
 
   /** 'exit' listeners cannot await: run what is synchronous, say what could not be awaited. */
@@ -120,7 +131,7 @@ export class ProcessParticipant {
 
   #warnAtExit(name: string): void {
     const message = `lifespan: the process exited without shutting down; shutdown hook "${name}" is asynchronous and could not be awaited (ERR_LIFESPAN_ASYNC_HOOK_AT_EXIT)`;
-    if (this.#options.logger !== undefined) this.#options.logger.warn(message);
+    if (this.#owner.logger !== undefined) this.#owner.logger.warn(message);
     // Warnings are emitted on a later tick, which never comes during 'exit': write it now.
     else this.#stderr.write(`${message}\n`);
   }

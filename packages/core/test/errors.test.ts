@@ -32,6 +32,7 @@ const union: Record<LifecycleErrorCode, true> = {
   ERR_LIFESPAN_SIGNALS_NOT_FORWARDED: true,
   ERR_LIFESPAN_CONNECTIONS_DESTROYED: true,
   ERR_LIFESPAN_DRAIN_FAILED: true,
+  ERR_LIFESPAN_CALLBACK_FAILED: true,
 };
 
 type ErrorClass = new (...args: unknown[]) => LifecycleError;
@@ -96,6 +97,15 @@ describe('error classes', () => {
     expect(new core.StartupFailedError('db', failure).cause).toBe(failure);
     expect(new core.UncaughtError('uncaughtException', failure).cause).toBe(failure);
     expect(new core.HealthCheckFailedError('db', failure).cause).toBe(failure);
+  });
+
+  it('describe any thrown value without throwing: a null-prototype object, a revoked Proxy', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    for (const value of [Object.create(null) as unknown, proxy]) {
+      expect(new core.HookFailedError('db', 'close', value).message).toBe('Shutdown hook "db" failed: a thrown object that cannot be shown as text');
+    }
+    expect(new core.HookFailedError('db', 'close', 'text').message).toBe('Shutdown hook "db" failed: text');
   });
 
   it('name the hook or argument involved in the message', () => {

@@ -16,6 +16,61 @@ async function settle(): Promise<void> {
 }
 
 describe('process coordinator', () => {
+  describe('user code that misbehaves', () => {
+    it('a listener that throws is reported, in the report too, and neither the listeners after it nor the shutdown stop', async () => {
+      const proc = new FakeProcess();
+      const lifecycle = lifecycleOn(proc);
+      const hook = jest.fn();
+      lifecycle.registerShutdown(hook);
+      lifecycle.on('state', () => {
+        throw Object.create(null);
+      });
+      lifecycle.on('hookEnd', () => {
+        throw new Error('hookEnd broke');
+      });
+      const states: string[] = [];
+      lifecycle.on('state', (state) => void states.push(state));
+      const report = await lifecycle.shutdown();
+      expect(hook).toHaveBeenCalledTimes(1);
+      expect(states).toEqual(['draining', 'closing', 'closed']);
+      expect(report.ok).toBe(false);
+      expect(report.errors.map((error) => [error.code, error.message])).toEqual([
+        // draining, closing, then the close hook's end ('closed' comes after the report).
+        ['ERR_LIFESPAN_CALLBACK_FAILED', 'A "state" listener threw: a thrown object that cannot be shown as text'],
+        ['ERR_LIFESPAN_CALLBACK_FAILED', 'A "state" listener threw: a thrown object that cannot be shown as text'],
+        ['ERR_LIFESPAN_CALLBACK_FAILED', 'A "hookEnd" listener threw: hookEnd broke'],
+      ]);
+      expect(proc.written()).toContain('lifespan: ERR_LIFESPAN_CALLBACK_FAILED: A "hookEnd" listener threw: hookEnd broke\n');
+    });
+
+    it('a logger that throws: its lines and the failure go to stderr, the shutdown is ok', async () => {
+      const proc = new FakeProcess();
+      const broken = (): never => {
+        throw new Error('logger broke');
+      };
+      const lifecycle = lifecycleOn(proc, { logger: { info: broken, warn: broken, error: broken } });
+      const hook = jest.fn();
+      lifecycle.registerShutdown(hook);
+      const report = await lifecycle.shutdown();
+      expect(report.ok).toBe(true);
+      expect(hook).toHaveBeenCalledTimes(1);
+      expect(proc.written()).toContain("lifespan: shutting down (shutdown)\nlifespan: ERR_LIFESPAN_CALLBACK_FAILED: The logger's info() threw: logger broke\n");
+    });
+
+    it('a lifecycle whose shutdown rejects (another copy of core) still lets the process exit, with 1', async () => {
+      const proc = new FakeProcess();
+      await lifecycleOn(proc).start();
+      (proc as unknown as Record<symbol, { participants: Set<{ shutdownFor: unknown; signals: string[] }> }>)[kCoordinator]!.participants.add({
+        ...[...(proc as unknown as Record<symbol, { participants: Set<object> }>)[kCoordinator]!.participants][0]!,
+        shutdownFor: () => Promise.reject(new Error('a bug')),
+      } as never);
+      proc.emit('SIGTERM');
+      await settle();
+      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(proc.written()).toContain("lifespan: a lifecycle's shutdown failed, so the exit code is 1: a bug");
+    });
+  });
+
   it('installs nothing when a lifecycle is created, and its handlers on start()', async () => {
     const proc = new FakeProcess();
     const lifecycle = lifecycleOn(proc);
@@ -302,6 +357,15 @@ describe('process coordinator', () => {
       await settle();
       expect(proc.exit).toHaveBeenCalledWith(1);
       expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('policy broke'), expect.any(Error));
+    });
+
+    it.each([256, -1, 1.5, '0', undefined])('exits 1 and says so when the exit function returns %p, not an exit code', async (code) => {
+      const proc = new FakeProcess();
+      await lifecycleOn(proc, { exit: () => code as number }).start();
+      proc.emit('SIGTERM');
+      await settle();
+      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(proc.written()).toContain('lifespan: ERR_LIFESPAN_CALLBACK_FAILED: The exit policy (options.exit) returned');
     });
 
     it('lets a function return false to stay alive', async () => {
