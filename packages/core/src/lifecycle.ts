@@ -80,6 +80,8 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
   #sequence: ShutdownSequence | undefined;
   #startupFailed = false;
   #skipDrainDelay = false;
+  /** Lifespan, not the user, called `start()` (an attached server began listening): nobody awaits it. */
+  #selfStarted = false;
   /** The user's logger, contained: one that throws must not break a shutdown. */
   readonly #log: Logger | undefined;
   /** Listeners that threw during the shutdown, for its report. */
@@ -304,8 +306,8 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
     this.#joinProcess();
     if (this.#state === 'created') {
       // Readiness means "startup done and listening": start once the server listens.
-      if (server.listening) void this.start().catch(() => undefined);
-      else server.once('listening', () => void this.start().catch(() => undefined));
+      if (server.listening) this.#startItself();
+      else server.once('listening', () => this.#startItself());
     }
   }
 
@@ -337,8 +339,10 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
       const result = await this.#runHook(record, 'startup', Infinity);
       if (result.status !== 'ok') {
         this.#startupFailed = true;
-        const error = new StartupFailedError(record.name, result.error);
+        // The cause is what the hook threw (with the user's stack), or the timeout.
+        const error = new StartupFailedError(record.name, result.status === 'error' ? result.error?.cause : result.error);
         this.#log?.error(`lifespan: ${error.message}`, error);
+        if (this.#selfStarted) this.#participant.startupFailed(error);
         await this.shutdown('startup failed');
         throw error;
       }
@@ -370,6 +374,12 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
     this.#participant.leave();
     this.#log?.[report.ok ? 'info' : 'warn'](`lifespan: closed in ${Math.round(report.durationMs)} ms (${report.ok ? 'ok' : 'with errors'})`);
     return report;
+  }
+
+  /** Starts the lifecycle for an attached server that began listening; a failure is reported there (nobody awaits this start). */
+  #startItself(): void {
+    if (this.#startPromise === undefined) this.#selfStarted = true;
+    void this.start().catch(() => undefined);
   }
 
   /**

@@ -20,8 +20,11 @@ export interface ProcessLike {
   readonly stderr?: { write(text: string): unknown; readonly isTTY?: boolean };
 }
 
-/** The process-level triggers: a signal, a cluster disconnect, PM2's `shutdown` message, or an uncaught error. */
-export type ProcessTrigger = NodeJS.Signals | 'disconnect' | 'pm2:shutdown' | 'uncaughtException' | 'unhandledRejection';
+/**
+ * The process-level triggers: a signal, a cluster disconnect, PM2's `shutdown` message, an uncaught
+ * error, or a startup hook that failed when Lifespan started the lifecycle itself.
+ */
+export type ProcessTrigger = NodeJS.Signals | 'disconnect' | 'pm2:shutdown' | 'uncaughtException' | 'unhandledRejection' | 'startup failed';
 
 /** One lifecycle, as the coordinator sees it. The shape is versioned: two copies of core may share it. */
 export interface Participant {
@@ -262,6 +265,7 @@ function announce(proc: ProcessLike, coordinator: Coordinator, signal: NodeJS.Si
 function describeTrigger(trigger: ProcessTrigger): string {
   if (trigger === 'disconnect') return 'a cluster disconnect';
   if (trigger === 'pm2:shutdown') return "PM2's shutdown message";
+  if (trigger === 'startup failed') return 'a failed startup';
   return `an ${trigger}`;
 }
 

@@ -76,6 +76,16 @@ export class ProcessParticipant {
     trigger(this.#proc, reason);
   }
 
+  /**
+   * A startup hook failed while Lifespan started the lifecycle itself (an attached server began
+   * listening), so nobody awaits `start()`: say so, and end the process by the exit policy, as for
+   * a signal, so that a supervisor restarts it. With a logger the lifecycle has logged it already.
+   */
+  startupFailed(error: unknown): void {
+    if (this.#owner.logger === undefined) this.reportError(error);
+    if (this.joined) trigger(this.#proc, 'startup failed', error);
+  }
+
   /** Reports an error through the logger, or else on the process's stderr. */
   reportError(error: unknown): void {
     reportError(this.#owner.logger, this.#stderr, error);
@@ -89,7 +99,7 @@ export class ProcessParticipant {
     if (policy === false) return false;
     if (typeof policy === 'function') return this.#exitCodeOf(policy, report);
     if (!report.ok && this.#owner.logger === undefined) writeFailures(report, this.#stderr);
-    return report.ok && !uncaught ? 0 : 1;
+    return report.ok && !uncaught && reason !== 'startup failed' ? 0 : 1;
   }
 
   /** The user's exit policy, contained: one that throws or returns something else than 0-255 or `false` means exit 1. */

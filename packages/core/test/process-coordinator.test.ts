@@ -16,6 +16,34 @@ async function settle(): Promise<void> {
 }
 
 describe('process coordinator', () => {
+  describe('a startup hook that fails', () => {
+    it('exits 1, saying so on stderr with the hook and its cause, when Lifespan started the lifecycle itself', async () => {
+      const proc = new FakeProcess();
+      const lifecycle = lifecycleOn(proc);
+      const closed = jest.fn();
+      lifecycle.registerShutdown(closed);
+      lifecycle.registerStartup(() => Promise.reject(new Error('database unreachable')), { name: 'db' });
+      const server = http.createServer();
+      lifecycle.attach(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      await settle();
+      expect(closed).toHaveBeenCalledTimes(1);
+      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(proc.written()).toContain('lifespan: ERR_LIFESPAN_STARTUP_FAILED: Startup hook "db" failed, so the lifecycle shut down: database unreachable\n  Caused by: Error: database unreachable\n');
+      expect(server.listening).toBe(false);
+    });
+
+    it('only rejects when the app called start() itself: the rejection is the app\'s to handle', async () => {
+      const proc = new FakeProcess();
+      const lifecycle = lifecycleOn(proc);
+      lifecycle.registerStartup(() => Promise.reject(new Error('database unreachable')), { name: 'db' });
+      await expect(lifecycle.start()).rejects.toMatchObject({ code: 'ERR_LIFESPAN_STARTUP_FAILED' });
+      await settle();
+      expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.written()).toBe('');
+    });
+  });
+
   describe('user code that misbehaves', () => {
     it('a listener that throws is reported, in the report too, and neither the listeners after it nor the shutdown stop', async () => {
       const proc = new FakeProcess();

@@ -425,7 +425,7 @@ describe('lifecycle.start()', () => {
     lifecycle.registerStartup(() => void calls.push('never'), { name: 'after' });
     const error = await lifecycle.start().then(() => undefined, (e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_LIFESPAN_STARTUP_FAILED', hookName: 'cache' });
-    expect((error as Error).cause).toMatchObject({ code: 'ERR_LIFESPAN_HOOK_FAILED', cause: failure });
+    expect((error as Error).cause).toBe(failure);
     expect(calls).toEqual(['start db', 'start cache', 'close db']);
     expect(lifecycle.state).toBe('closed');
     expect(lifecycle.health().live).toBe(false);
