@@ -66,12 +66,20 @@ export class HookRegistry<Phase extends HookPhase> {
     // The hot path, taken on every request: a hook the app already has, with no option but `key`,
     // which nothing can make invalid, so the full option parse is skipped (bench/README.md).
     if (typeof hook === 'function' && (options === undefined || keyOnly(options))) {
-      const existing = this.#records.get(options?.key === undefined ? hook : options.key);
+      // `{ key: undefined }` is not `{}`: #parse refuses it.
+      const existing = options?.key === undefined ? (options === undefined || !('key' in options) ? this.#records.get(hook) : undefined) : this.#records.get(options.key);
       if (existing !== undefined) return existing.unregister;
     }
     const { key, name, timeoutMs, phase } = this.#parse(hook, options);
     const existing = this.#records.get(key);
-    if (existing !== undefined) return existing.unregister;
+    if (existing !== undefined) {
+      // A key keeps the phase it was first registered in; asking for another one is a mistake
+      // that would otherwise run the hook at the wrong moment without a word.
+      if (options?.phase !== undefined && existing.phase !== phase) {
+        throw new InvalidArgumentError('options.phase', `the hook "${existing.name}" with this key is already registered in phase '${existing.phase}', so it cannot be registered again in '${phase}'; use another key`);
+      }
+      return existing.unregister;
+    }
     const hookName = name ?? nameOf(hook as (...args: never[]) => unknown);
     this.#spec.admit(hookName);
     const records = this.#records;
@@ -113,12 +121,17 @@ export class HookRegistry<Phase extends HookPhase> {
     if (typeof hook !== 'function') throw new InvalidArgumentError('hook', `${method} expects a function, got ${show(hook)}`);
     if (options === undefined) return { key: hook, name: undefined, timeoutMs: hookTimeoutMs, phase: fallback };
     checkOptionsObject('options', options, this.#optionKeys);
+    if ('key' in options && options.key === undefined) {
+      // Usually a setting or property not set yet: identifying the hook by its function instead
+      // would make a closure registered per request a new hook on every request.
+      throw new InvalidArgumentError('options.key', `${method} got { key: undefined }; pass a defined key, or leave key out to identify the hook by its function`);
+    }
     const phase = (options.phase ?? fallback) as Phase;
     if (!allowed.includes(phase)) {
       throw new InvalidArgumentError('options.phase', `expected ${allowed.map((name) => `'${name}'`).join(' or ')}, got ${show(phase)}`);
     }
     return {
-      key: options.key !== undefined ? options.key : hook,
+      key: 'key' in options ? options.key : hook,
       name: options.name === undefined ? undefined : checkName('options.name', options.name),
       timeoutMs: options.timeoutMs === undefined ? hookTimeoutMs : checkDuration('options.timeoutMs', options.timeoutMs, false),
       phase,

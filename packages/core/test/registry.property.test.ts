@@ -167,6 +167,11 @@ async function check(options: { timeoutMs: number; hookTimeoutMs: number; hookCo
           expect(() => lifecycle.registerShutdown(fn, options)).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_REGISTER_TOO_LATE' }));
           break;
         }
+        if (existing !== undefined && existing.phase !== step.phase) {
+          // A key (or function) keeps its first phase; asking for another one is refused at the call.
+          expect(() => lifecycle.registerShutdown(fn, options)).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options.phase' }));
+          break;
+        }
         const unregister = lifecycle.registerShutdown(fn, options);
         if (existing !== undefined) {
           expect(unregister).toBe(existing.unregister);

@@ -169,3 +169,41 @@ describe('options.maxHooks', () => {
     expect(proc.emitWarning).not.toHaveBeenCalled();
   });
 });
+
+describe('lifecycle.registerShutdown(hook, { key }) with a mistaken key', () => {
+  it('refuses { key: undefined } at the call, on the hot path too, rather than identify the hook by its function', () => {
+    const { lifecycle } = setup();
+    const settings: { poolKey?: string } = {};
+    // A closure per request: identified by its function, each would be a new hook.
+    for (let i = 0; i < 3; i++) {
+      expect(() => lifecycle.registerShutdown(() => undefined, { key: settings.poolKey })).toThrow(expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options.key' }));
+    }
+    const hook = (): void => undefined;
+    lifecycle.registerShutdown(hook);
+    expect(() => lifecycle.registerShutdown(hook, { key: undefined })).toThrow(expect.objectContaining({ argument: 'options.key' }));
+    expect(() => lifecycle.registerShutdown(hook, { key: undefined, name: 'pool' })).toThrow(expect.objectContaining({ argument: 'options.key' }));
+    expect(lifecycle.hookCount).toBe(1);
+  });
+
+  it('accepts null as a key like any other value', () => {
+    const { lifecycle } = setup();
+    lifecycle.registerShutdown(() => undefined, { key: null });
+    lifecycle.registerShutdown(() => undefined, { key: null });
+    expect(lifecycle.hookCount).toBe(1);
+  });
+
+  it('refuses a key registered again with another explicit phase; without a phase, or with the same one, it is the same hook', async () => {
+    const { lifecycle } = setup();
+    const first = jest.fn();
+    lifecycle.registerShutdown(first, { key: 'pool', phase: 'drain' });
+    expect(() => lifecycle.registerShutdown(() => undefined, { key: 'pool', phase: 'close' })).toThrow(
+      expect.objectContaining({ code: 'ERR_LIFESPAN_INVALID_ARG', argument: 'options.phase', message: expect.stringContaining("already registered in phase 'drain'") }),
+    );
+    lifecycle.registerShutdown(() => undefined, { key: 'pool', phase: 'drain' });
+    lifecycle.registerShutdown(() => undefined, { key: 'pool' });
+    expect(lifecycle.hookCount).toBe(1);
+    const report = await lifecycle.shutdown();
+    expect(report.hooks.map((hook) => hook.phase)).toEqual(['drain']);
+    expect(first).toHaveBeenCalledTimes(1);
+  });
+});

@@ -10,6 +10,8 @@ describePosix('bad input in a real process', () => {
     ['signal-unknown', 'options.signals'],
     ['duration-too-long', 'options.hookTimeoutMs'],
     ['attach-koa-app', 'server'],
+    ['key-undefined', 'options.key'],
+    ['key-other-phase', 'options.phase'],
   ])('%s: a coded error at the call, and SIGTERM still shuts the process down', async (scenario, argument) => {
     const app = await startFixture('bad-input.mjs', { SCENARIO: scenario });
     expect(app.lines()).toEqual([`threw:ERR_LIFESPAN_INVALID_ARG:${argument}`]);
