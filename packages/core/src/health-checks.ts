@@ -28,6 +28,8 @@ const optionKeys = new Set(['timeoutMs']);
 /** Readiness checks by name; while one fails, the app is not ready. */
 export class HealthChecks {
   readonly #checks = new Map<string, HealthCheck>();
+  /** The run in progress: probes that arrive meanwhile share it, so checks run at most once at a time. */
+  #running: Promise<ReadonlyMap<string, string>> | undefined;
 
   /** Adds (or replaces) the check called `name`. */
   register(name: string, check: (signal: AbortSignal) => unknown, options?: HealthCheckOptions): Unregister {
@@ -46,6 +48,15 @@ export class HealthChecks {
   /** `base` with every check run, each bounded by its timeout: not ready, naming the failed ones, if any failed. */
   async check(base: HealthStatus, options: HealthOptions | undefined): Promise<HealthStatus> {
     if (!base.ready || this.#checks.size === 0) return base;
+    // Many probes at once (a kubelet, a balancer per node) must not pile up runs on a slow dependency.
+    const failures = await (this.#running ??= this.#runAll().finally(() => (this.#running = undefined)));
+    if (failures.size === 0) return base;
+    const status: HealthStatus = { ...base, ready: false, failing: [...failures.keys()] };
+    return options?.details === true ? { ...status, details: Object.fromEntries(failures) } : status;
+  }
+
+  /** Runs every check once, each bounded by its timeout: the failed ones' names and messages. */
+  async #runAll(): Promise<ReadonlyMap<string, string>> {
     const failures = new Map<string, string>();
     await Promise.all(
       [...this.#checks.values()].map(async (check) => {
@@ -55,8 +66,6 @@ export class HealthChecks {
         else if (result.status !== 'ok') failures.set(check.name, new HealthCheckFailedError(check.name, result.error?.cause ?? result.error).message);
       }),
     );
-    if (failures.size === 0) return base;
-    const status: HealthStatus = { ...base, ready: false, failing: [...failures.keys()] };
-    return options?.details === true ? { ...status, details: Object.fromEntries(failures) } : status;
+    return failures;
   }
 }

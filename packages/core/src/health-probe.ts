@@ -6,6 +6,8 @@ import { pathOf } from './url-path.js';
 
 /** What a probe reads from: a lifecycle, as far as its probes are concerned. */
 export interface HealthSource {
+  /** Liveness and readiness from the state alone. */
+  health(): HealthStatus;
   /** Liveness and readiness with the health checks run. */
   checkHealth(options: HealthOptions): Promise<HealthStatus>;
   /** Paths whose requests are answered but never tracked as in-flight work. */
@@ -16,7 +18,7 @@ export interface HealthSource {
 export interface HealthRoutesOptions {
   /** Path answering readiness: 200 when ready, 503 otherwise. */
   readyPath?: string;
-  /** Path answering liveness: 200 when live, 503 otherwise. */
+  /** Path answering liveness, at once from the state (no health check runs): 200 when live, 503 otherwise. */
   livePath?: string;
   /** Put failing health checks' messages in the body (probes are often reachable from outside). @default false */
   details?: boolean;
@@ -50,11 +52,15 @@ export function createHealthProbe(lifecycle: HealthSource, options: HealthRoutes
   return (method, url) => {
     if (method !== 'GET' && method !== 'HEAD') return undefined;
     const path = pathOf(url);
-    if (path !== readyPath && path !== livePath) return undefined;
-    return lifecycle.checkHealth({ details }).then((health) => {
-      const up = path === readyPath ? health.ready : health.live;
-      return { status: up ? 200 : 503, headers: jsonHeaders, body: JSON.stringify(health) };
-    });
+    if (path === readyPath) {
+      return lifecycle.checkHealth({ details }).then((health) => ({ status: health.ready ? 200 : 503, headers: jsonHeaders, body: JSON.stringify(health) }));
+    }
+    if (path !== livePath) return undefined;
+    // Whether the process should be restarted, not whether it should get traffic: a dependency
+    // that hangs must not make the kubelet's probe (1 s by default) time out and restart a
+    // healthy pod, so no check runs, and readiness is left out of the answer.
+    const { live, state } = lifecycle.health();
+    return Promise.resolve({ status: live ? 200 : 503, headers: jsonHeaders, body: JSON.stringify({ live, state }) });
   };
 }
 

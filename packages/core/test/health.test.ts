@@ -112,6 +112,53 @@ describe('createHealthProbe(lifecycle, routes)', () => {
     expect((await probe('GET', '/livez'))?.status).toBe(200);
   });
 
+  it('answers the live path at once from the state, without waiting for a readiness check that hangs', async () => {
+    const lifecycle = createLifecycle({ signals: false });
+    let release!: () => void;
+    const check = jest.fn(() => new Promise<void>((resolve) => (release = resolve)));
+    lifecycle.registerHealthCheck('db', check, { timeoutMs: 60_000 });
+    await lifecycle.start();
+    const probe = createHealthProbe(lifecycle, { readyPath: '/readyz', livePath: '/livez' })!;
+    const ready = probe('GET', '/readyz')!;
+    let readySettled = false;
+    void ready.then(() => (readySettled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await probe('GET', '/livez')).toMatchObject({ status: 200, body: JSON.stringify({ live: true, state: 'ready' }) });
+    expect(readySettled).toBe(false);
+    expect(check).toHaveBeenCalledTimes(1);
+    release();
+    expect((await ready).status).toBe(200);
+    await lifecycle.shutdown();
+  });
+
+  it('runs the readiness checks at most once at a time: probes that arrive meanwhile share the result; a later probe runs them again', async () => {
+    const lifecycle = createLifecycle({ signals: false });
+    const releases: ((healthy: boolean) => void)[] = [];
+    const check = jest.fn(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          releases.push((healthy) => (healthy ? resolve() : reject(new Error('db down'))));
+        }),
+    );
+    lifecycle.registerHealthCheck('db', check, { timeoutMs: 60_000 });
+    await lifecycle.start();
+    const probes = Array.from({ length: 8 }, (_, i) => lifecycle.checkHealth({ details: i % 2 === 0 }));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(check).toHaveBeenCalledTimes(1);
+    releases[0]!(false);
+    const results = await Promise.all(probes);
+    for (const [i, result] of results.entries()) {
+      expect(result).toMatchObject({ ready: false, failing: ['db'] });
+      expect('details' in result).toBe(i % 2 === 0);
+    }
+    const later = lifecycle.checkHealth();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(check).toHaveBeenCalledTimes(2);
+    releases[1]!(true);
+    expect(await later).toEqual({ live: true, ready: true, state: 'ready' });
+    await lifecycle.shutdown();
+  });
+
   it('is off without routes, and rejects paths that do not start with "/"', () => {
     const lifecycle = createLifecycle({ signals: false });
     expect(createHealthProbe(lifecycle, undefined)).toBeUndefined();
