@@ -157,3 +157,37 @@ describeLinux('node --watch', () => {
     }
   });
 });
+
+// nodemon restarts by signalling its child with SIGUSR2 (its default) or the signal it is told;
+// docs/platforms.md gives both recipes. Without either, the old process dies without its hooks.
+const nodemon = require.resolve('nodemon/bin/nodemon.js');
+
+describeLinux('nodemon', () => {
+  const cases: { name: string; args: string[]; env: Record<string, string>; hooks: boolean }[] = [
+    { name: '--signal SIGTERM', args: ['--signal', 'SIGTERM'], env: {}, hooks: true },
+    { name: 'its default SIGUSR2, with SIGUSR2 in signals', args: [], env: { SIGNALS: 'SIGTERM,SIGINT,SIGUSR2' }, hooks: true },
+    { name: 'its default SIGUSR2, with the default signals (the trap the docs warn of)', args: [], env: {}, hooks: false },
+  ];
+  it.each(cases)('restarts on a file change with $name', async ({ args, env, hooks }) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lifespan-nodemon-'));
+    const watched = path.join(dir, 'config.mjs');
+    writeFileSync(watched, 'export default 1;\n');
+    try {
+      const port = await freePort();
+      const started = start(
+        process.execPath,
+        [nodemon, '--no-stdin', '--watch', dir, '--ext', 'mjs', '--delay', '0', ...args, app],
+        { PORT: String(port), WATCHED: watched, ...env },
+        dir,
+      );
+      expect(await started.lines(/^listening:/, 1, 30_000)).toEqual([`listening:${port}`]);
+      writeFileSync(watched, 'export default 2;\n');
+      expect(await started.lines(/^listening:/, 2, 30_000)).toEqual([`listening:${port}`, `listening:${port}`]);
+      expect(started.stdout().match(/^close:app$/gm) ?? []).toHaveLength(hooks ? 1 : 0);
+      expect(started.stderr()).not.toMatch(/EADDRINUSE/);
+      expect(await accepts(port)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
