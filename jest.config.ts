@@ -7,6 +7,7 @@ const packages = ['core', 'express', 'koa', 'fastify', 'testsuite'] as const;
 const sourceMap: Record<string, string> = {
   '^@lifespan/core$': '<rootDir>/../core/src/index.ts',
   '^@lifespan/core/http$': '<rootDir>/../core/src/http.ts',
+  '^@lifespan/core/testing$': '<rootDir>/../core/src/testing.ts',
   '^@lifespan/express$': '<rootDir>/../express/src/index.ts',
   '^@lifespan/koa$': '<rootDir>/../koa/src/index.ts',
   '^@lifespan/fastify$': '<rootDir>/../fastify/src/index.ts',

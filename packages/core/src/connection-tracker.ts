@@ -188,14 +188,14 @@ export class ConnectionTracker {
     for (const session of this.sessions) session.destroy();
   }
 
-  /** @internal */
+  /** For the drainer's modules only. */
   connectionClosed(connection: Connection): void {
     if (connection.timer !== undefined) clearTimeout(connection.timer);
     this.connections.delete(connection);
     this.#events.closed(connection);
   }
 
-  /** @internal */
+  /** For the drainer's modules only. */
   observedClosed(connection: Connection, res: ServerResponse): void {
     const list = connection.responses;
     const index = list === undefined ? -1 : list.indexOf(res);

@@ -241,7 +241,7 @@ export class HttpDrainer implements InflightOwner {
     this.#host.reportScopeError(error);
   }
 
-  /** @internal A response or connection ended: resolve the drain if nothing is left. */
+  /** For the drainer's modules only. A response or connection ended: resolve the drain if nothing is left. */
   checkSettled(): void {
     if (this.#onSettled !== undefined && this.#isSettled()) this.#onSettled();
   }

@@ -1,19 +1,61 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidArgumentError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { serverOf } from './node-internals.js';
 import { checkOptionsObject, defaultOptions, show } from './options.js';
+import { createHealthProbe as probeFor } from './health-probe.js';
 import type { HealthProbe, HealthRoutesOptions } from './health-probe.js';
-import type { RequestShutdownHook } from './request-scope.js';
+import type { HostBridge } from './host-bridge.js';
+import type { RequestScope, RequestShutdownHook } from './request-scope.js';
 import { kRequestMembers } from './symbols.js';
 import type { LifecycleOptions, RegisterShutdownOptions, ShutdownHook, Unregister } from './types.js';
 
-export { createHealthProbe } from './health-probe.js';
 export { pathOf } from './url-path.js';
 export type { HealthProbe, HealthRoutesOptions, ProbeResponse } from './health-probe.js';
 export type { DrainableServer } from './http-drain.js';
 export type { HostBridge } from './host-bridge.js';
 export type { RequestScope, RequestShutdownHook } from './request-scope.js';
+
+// The adapter API: what an adapter needs of a lifecycle and its users do not. Lifecycle's methods of
+// the same names are stripped from the published types; these functions are the contract. They call
+// the methods, so a lifecycle made by another copy of core works too.
+
+/**
+ * Tracks one request (idempotent): its connection and response are drained at shutdown. Call it
+ * from the framework's request path; the first request attaches its server if none was attached.
+ */
+export function trackRequest(lifecycle: Lifecycle, req: IncomingMessage, res: ServerResponse): void {
+  lifecycle.trackRequest(req, res);
+}
+
+/** The request-scoped shutdown handle (`onShutdown`, `shutdownSignal`) of a request, made on first use. */
+export function requestScope(lifecycle: Lifecycle, req: IncomingMessage): RequestScope {
+  return lifecycle.requestScope(req);
+}
+
+/** Paths (probe routes) whose requests are answered but never tracked as in-flight work. */
+export function excludeFromDrain(lifecycle: Lifecycle, paths: readonly string[]): void {
+  lifecycle.excludeFromDrain(paths);
+}
+
+/**
+ * Bridges a framework's own close (Fastify's) with the lifecycle: a signal or `shutdown()` drains
+ * HTTP and then calls `close`; `close` called directly starts the shutdown through the returned
+ * bridge. Every bridged close runs, so apps may share one lifecycle.
+ */
+export function bridgeHost(lifecycle: Lifecycle, close: () => PromiseLike<unknown>, reason?: string): HostBridge {
+  return lifecycle.bridgeHost(close, reason);
+}
+
+/** The probe handler for `health` options (undefined when none is set); its paths are not drained. */
+export function createHealthProbe(lifecycle: Lifecycle, options: HealthRoutesOptions | undefined): HealthProbe | undefined {
+  return probeFor(lifecycle, options);
+}
+
+/** Whether `server` was attached to the lifecycle (its requests are then tracked by the server itself). */
+export function isAttached(lifecycle: Lifecycle, server: unknown): boolean {
+  return lifecycle.isAttached(server);
+}
 
 /** `req.registerShutdown`: registers an application-scope hook, once per key or function. */
 export type RegisterShutdown = (hook: ShutdownHook, options?: RegisterShutdownOptions) => Unregister;
@@ -84,10 +126,10 @@ export function requestMembers(lifecycle: Lifecycle, rawKey?: 'req' | 'raw'): Re
   return {
     registerShutdown: (hook, options) => lifecycle.registerShutdown(hook, options),
     onShutdown: function onShutdown(this: object, fn: RequestShutdownHook): Unregister {
-      return lifecycle.requestScope(raw(this)).onShutdown(fn);
+      return requestScope(lifecycle, raw(this)).onShutdown(fn);
     },
     shutdownSignal: function shutdownSignal(this: object): AbortSignal {
-      return lifecycle.requestScope(raw(this)).shutdownSignal;
+      return requestScope(lifecycle, raw(this)).shutdownSignal;
     },
     setShutdownSignal: function setShutdownSignal(this: object, value: unknown): void {
       Object.defineProperty(this, 'shutdownSignal', { configurable: true, enumerable: true, writable: true, value });
@@ -120,7 +162,7 @@ export function defineRequestMembers(prototype: object, lifecycle: Lifecycle, ra
  * connections and finds its requests in flight by itself) and there are no probe routes to answer.
  */
 export function middlewareDone(lifecycle: Lifecycle, req: IncomingMessage, probe: HealthProbe | undefined): boolean {
-  return probe === undefined && lifecycle.isAttached(serverOf(req));
+  return probe === undefined && isAttached(lifecycle, serverOf(req));
 }
 
 function isLifecycleLike(value: unknown): value is Lifecycle {

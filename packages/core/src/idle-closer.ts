@@ -73,7 +73,7 @@ export class IdleCloser {
     connection.timer = undefined;
   }
 
-  /** @internal The grace timer fired: decide on the next fresh read, unless a request came first. */
+  /** For the drainer's modules only. The grace timer fired: decide on the next fresh read, unless a request came first. */
   timerFired(connection: Connection): void {
     const timer = connection.timer;
     this.#fresh.run(() => {

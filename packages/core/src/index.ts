@@ -1,12 +1,13 @@
-export { createLifecycle, Lifecycle } from './lifecycle.js';
+// The class is a type here: users make a lifecycle with createLifecycle() (tests with
+// createTestLifecycle() from @lifespan/core/testing), so the constructor's environment is not API.
+export { createLifecycle } from './lifecycle.js';
+export type { Lifecycle } from './lifecycle.js';
 export { restartWorkers } from './restart-workers.js';
-export { workerReadyMessage } from './cluster-worker.js';
+export { isWorkerReady } from './cluster-worker.js';
 export type { RestartWorkersOptions, WorkerRestart } from './restart-workers.js';
 export { stopWorkers, stopWorkersOnSignal } from './stop-workers.js';
 export type { StopWorkersOnSignalOptions, StopWorkersOptions, WorkerStop } from './stop-workers.js';
-export type { LifecycleEnvironment } from './lifecycle.js';
 export type { HealthCheckOptions, HealthOptions } from './health-checks.js';
-export type { HostBridge } from './host-bridge.js';
 export {
   AlreadyShutDownError,
   ConnectionsDestroyedError,
@@ -48,4 +49,3 @@ export type {
   StartupHook,
   Unregister,
 } from './types.js';
-export type { ProcessLike } from './process-coordinator.js';

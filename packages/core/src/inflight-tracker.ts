@@ -119,7 +119,7 @@ export class InflightTracker {
     return scope;
   }
 
-  /** @internal Called with the response as `this` when it closes. */
+  /** For the drainer's modules only. Called with the response as `this` when it closes. */
   responseClosed(res: Tracked): void {
     this.responses.delete(res);
     (res.req as ScopedRequest | undefined)?.[kRequestScope]?.finish();
@@ -134,7 +134,7 @@ export class InflightTracker {
     this.#owner.checkSettled();
   }
 
-  /** @internal A probe answered during the drain: its connection may be idle now. */
+  /** For the drainer's modules only. A probe answered during the drain: its connection may be idle now. */
   probeClosed(connection: Connection): void {
     if (this.#owner.closing) this.#closer.schedule(connection);
   }

@@ -87,6 +87,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
   /** Listeners that threw during the shutdown, for its report. */
   readonly #callbackErrors: LifecycleError[] = [];
 
+  /** @internal Users: `createLifecycle()`; tests: `createTestLifecycle()` from `@lifespan/core/testing`. */
   constructor(options: LifecycleOptions | undefined, environment: LifecycleEnvironment) {
     super();
     this.#options = resolveOptions(options, environment.extraOptionKeys);
@@ -199,6 +200,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
   /**
    * Whether `server` was passed to `attach()`: its connections and requests are then tracked by the
    * server itself, and an adapter's middleware has nothing left to do for its requests.
+   * @internal Adapters: `isAttached()` from `@lifespan/core/http`.
    */
   isAttached(server: unknown): boolean {
     return this.#drainer !== undefined && server !== null && typeof server === 'object' && this.#drainer.isAttached(server as DrainableServer);
@@ -207,6 +209,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
   /**
    * Tracks one request (idempotent). Adapters call it from their middleware; the first request
    * attaches its server if none was attached.
+   * @internal Adapters: `trackRequest()` from `@lifespan/core/http`.
    */
   trackRequest(req: IncomingMessage, res: ServerResponse): void {
     const drainer = this.#drainer ?? this.#createDrainer();
@@ -217,12 +220,18 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
     drainer.track(req, res);
   }
 
-  /** The request-scoped shutdown handle of a tracked request (created on first use). */
+  /**
+   * The request-scoped shutdown handle of a tracked request (created on first use).
+   * @internal Adapters: `requestScope()` from `@lifespan/core/http`.
+   */
   requestScope(req: IncomingMessage): RequestScope {
     return (this.#drainer ?? this.#createDrainer()).scope(req);
   }
 
-  /** Paths (probe routes) whose requests are answered but never tracked as in-flight work. */
+  /**
+   * Paths (probe routes) whose requests are answered but never tracked as in-flight work.
+   * @internal Adapters: `excludeFromDrain()` from `@lifespan/core/http`.
+   */
   excludeFromDrain(paths: readonly string[]): void {
     (this.#drainer ?? this.#createDrainer()).exclude(paths);
   }
@@ -231,6 +240,7 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
    * Bridges a framework's own close (Fastify) with this lifecycle: a signal or `shutdown()` drains
    * HTTP and then calls `close`; `close` called directly starts the shutdown through the returned hooks.
    * Every bridged close runs, so apps may share one lifecycle.
+   * @internal Adapters: `bridgeHost()` from `@lifespan/core/http`.
    */
   bridgeHost(close: () => PromiseLike<unknown>, reason = 'close'): HostBridge {
     return this.#hosts.bridge(close, reason);

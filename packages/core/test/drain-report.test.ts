@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Lifecycle } from '@lifespan/core';
+import type { Lifecycle } from '@lifespan/core';
+import { createTestLifecycle } from '@lifespan/core/testing';
 import type { LifecycleOptions } from '@lifespan/core';
 import { get } from '@lifespan/testsuite';
 import { FakeProcess } from './fake-process';
@@ -10,7 +11,7 @@ import { FakeProcess } from './fake-process';
 // drain is reported while the close hooks still run and shutdown() still resolves.
 
 async function serve(handler: http.RequestListener, options: LifecycleOptions = {}): Promise<{ lifecycle: Lifecycle; server: http.Server; url: string }> {
-  const lifecycle = new Lifecycle({ signals: false, exitFallback: false, exit: false, ...options }, { process: new FakeProcess() });
+  const lifecycle = createTestLifecycle({ signals: false, exitFallback: false, exit: false, ...options }, new FakeProcess());
   const server = http.createServer(handler);
   lifecycle.attach(server);
   server.listen(0, '127.0.0.1');
@@ -73,7 +74,7 @@ describe('lifecycle.shutdown() report: an exception inside the drain', () => {
   });
 
   it('a server whose close() throws: reported, its listener closed all the same, close hooks run', async () => {
-    const lifecycle = new Lifecycle({ signals: false, exitFallback: false, exit: false }, { process: new FakeProcess() });
+    const lifecycle = createTestLifecycle({ signals: false, exitFallback: false, exit: false }, new FakeProcess());
     const server = http.createServer((_req, res) => res.end('ok'));
     Object.defineProperty(server, 'close', {
       configurable: true,

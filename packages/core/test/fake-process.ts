@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { ProcessLike } from '@lifespan/core';
+import type { ProcessLike } from '@lifespan/core/testing';
 
 /** A stand-in for `process`: real events, spied side effects, so no test touches the jest worker. */
 export class FakeProcess extends EventEmitter implements ProcessLike {

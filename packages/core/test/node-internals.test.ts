@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { Lifecycle } from '@lifespan/core';
+import type { Lifecycle } from '@lifespan/core';
+import { createTestLifecycle } from '@lifespan/core/testing';
 import type { LifecycleOptions } from '@lifespan/core';
 import { get } from '@lifespan/testsuite';
 import { capabilities, overrideInternals } from '../src/node-internals';
@@ -16,7 +17,7 @@ type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 const opened: { lifecycles: Lifecycle[]; servers: NetServer[] } = { lifecycles: [], servers: [] };
 
 function lifecycleFor(options: LifecycleOptions = {}): Lifecycle {
-  const lifecycle = new Lifecycle({ signals: false, exitFallback: false, exit: false, ...options }, { process: new FakeProcess() });
+  const lifecycle = createTestLifecycle({ signals: false, exitFallback: false, exit: false, ...options }, new FakeProcess());
   opened.lifecycles.push(lifecycle);
   return lifecycle;
 }

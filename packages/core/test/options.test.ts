@@ -1,10 +1,12 @@
-import { createLifecycle, Lifecycle } from '@lifespan/core';
+import { createLifecycle } from '@lifespan/core';
+import type { Lifecycle } from '@lifespan/core';
+import { createTestLifecycle } from '@lifespan/core/testing';
 import type { LifecycleOptions, ShutdownHook } from '@lifespan/core';
 import { adapterLifecycle, createHealthProbe } from '@lifespan/core/http';
 import { createLogger, FakeProcess } from './fake-process';
 
 function setup(options: LifecycleOptions = {}): Lifecycle {
-  return new Lifecycle({ signals: false, ...options }, { process: new FakeProcess() });
+  return createTestLifecycle({ signals: false, ...options }, new FakeProcess());
 }
 
 /** The coded error `fn` throws, so that code and message can be checked together. */
@@ -172,7 +174,7 @@ describe('lifecycle.registerShutdown(hook, options)', () => {
 describe('options.logger', () => {
   it('is optional: a failing shutdown without a logger writes nothing anywhere', async () => {
     const proc = new FakeProcess();
-    const lifecycle = new Lifecycle({ signals: false }, { process: proc });
+    const lifecycle = createTestLifecycle({ signals: false }, proc);
     lifecycle.registerShutdown(() => {
       throw new Error('boom');
     });
@@ -185,7 +187,7 @@ describe('options.logger', () => {
 
   it('receives info, warn and error messages when given', async () => {
     const logger = createLogger();
-    const lifecycle = new Lifecycle({ signals: false, logger }, { process: new FakeProcess() });
+    const lifecycle = createTestLifecycle({ signals: false, logger }, new FakeProcess());
     lifecycle.registerShutdown(() => {
       throw new Error('boom');
     }, { name: 'broken' });

@@ -1,5 +1,6 @@
 import http from 'node:http';
-import { Lifecycle } from '@lifespan/core';
+import type { Lifecycle } from '@lifespan/core';
+import { createTestLifecycle } from '@lifespan/core/testing';
 import type { LifecycleOptions, ShutdownReport } from '@lifespan/core';
 import { trigger } from '../src/process-coordinator';
 import { createLogger, FakeProcess } from './fake-process';
@@ -7,7 +8,7 @@ import { createLogger, FakeProcess } from './fake-process';
 const kCoordinator = Symbol.for('@lifespan/core.signals');
 
 function lifecycleOn(proc: FakeProcess, options: LifecycleOptions = {}): Lifecycle {
-  return new Lifecycle(options, { process: proc });
+  return createTestLifecycle(options, proc);
 }
 
 /** Lets queued promise jobs (a shutdown without timers) run to the end. */

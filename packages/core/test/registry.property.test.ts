@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { Lifecycle } from '@lifespan/core';
+import { createTestLifecycle } from '@lifespan/core/testing';
 import type { HookStatus, LifecycleState, ShutdownHook, ShutdownPhase, ShutdownReport, Unregister } from '@lifespan/core';
 import { FakeProcess, never } from './fake-process';
 
@@ -80,7 +80,7 @@ const allowed: Record<Behaviour, readonly HookStatus[]> = {
 
 /** Runs one random sequence against a lifecycle and checks every invariant of the registry contract. */
 async function check(options: { timeoutMs: number; hookTimeoutMs: number; hookConcurrency: number }, commands: Command[]): Promise<void> {
-  const lifecycle = new Lifecycle({ signals: false, ...options }, { process: new FakeProcess() });
+  const lifecycle = createTestLifecycle({ signals: false, ...options }, new FakeProcess());
   const models: HookModel[] = [];
   const byIdentity = new Map<unknown, HookModel>();
   const registrations: { unregister: Unregister; model: HookModel }[] = [];

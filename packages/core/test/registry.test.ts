@@ -1,10 +1,11 @@
-import { Lifecycle } from '@lifespan/core';
+import type { Lifecycle } from '@lifespan/core';
+import { createTestLifecycle } from '@lifespan/core/testing';
 import type { LifecycleOptions } from '@lifespan/core';
 import { FakeProcess } from './fake-process';
 
 function setup(options: LifecycleOptions = {}): { lifecycle: Lifecycle; proc: FakeProcess } {
   const proc = new FakeProcess();
-  return { lifecycle: new Lifecycle({ signals: false, ...options }, { process: proc }), proc };
+  return { lifecycle: createTestLifecycle({ signals: false, ...options }, proc), proc };
 }
 
 describe('lifecycle.registerShutdown(hook, { key })', () => {

@@ -3,7 +3,8 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Lifecycle } from '@lifespan/core';
+import type { Lifecycle } from '@lifespan/core';
+import { createTestLifecycle } from '@lifespan/core/testing';
 import type { LifecycleOptions } from '@lifespan/core';
 import { get } from '@lifespan/testsuite';
 import { HttpDrainer } from '../src/http-drain';
@@ -13,7 +14,7 @@ type Handler = (req: http.IncomingMessage, res: http.ServerResponse, lifecycle: 
 
 /** A real server on 127.0.0.1 with a lifecycle attached; the lifecycle's shutdown closes it. */
 async function serve(handler: Handler, options: LifecycleOptions = {}): Promise<{ lifecycle: Lifecycle; url: string; port: number }> {
-  const lifecycle = new Lifecycle({ signals: false, exitFallback: false, ...options }, { process: new FakeProcess() });
+  const lifecycle = createTestLifecycle({ signals: false, exitFallback: false, ...options }, new FakeProcess());
   const server = http.createServer((req, res) => handler(req, res, lifecycle));
   lifecycle.attach(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -231,7 +232,7 @@ describe('request scope retention', () => {
   it('keeps no scope, watcher or listener of 100,000 finished requests (heap check)', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
-    const lifecycle = new Lifecycle({ signals: false, exitFallback: false }, { process: new FakeProcess() });
+    const lifecycle = createTestLifecycle({ signals: false, exitFallback: false }, new FakeProcess());
     const socket = new net.Socket();
     let aborted = 0;
     let notified = 0;

@@ -1,10 +1,11 @@
-import { Lifecycle } from '@lifespan/core';
+import type { Lifecycle } from '@lifespan/core';
+import { createTestLifecycle } from '@lifespan/core/testing';
 import type { HookContext, LifecycleOptions, LifecycleState } from '@lifespan/core';
 import { FakeProcess, never } from './fake-process';
 
 function setup(options: LifecycleOptions = {}): { lifecycle: Lifecycle; proc: FakeProcess } {
   const proc = new FakeProcess();
-  return { lifecycle: new Lifecycle({ signals: false, ...options }, { process: proc }), proc };
+  return { lifecycle: createTestLifecycle({ signals: false, ...options }, proc), proc };
 }
 
 afterEach(() => {
@@ -299,7 +300,7 @@ describe('lifecycle.shutdown()', () => {
 
   it('runs hooks once whatever mix of triggers arrives', async () => {
     const proc = new FakeProcess();
-    const lifecycle = new Lifecycle({ signals: ['SIGTERM'], exit: false }, { process: proc });
+    const lifecycle = createTestLifecycle({ signals: ['SIGTERM'], exit: false }, proc);
     const hook = jest.fn();
     lifecycle.registerShutdown(hook);
     await lifecycle.start();
@@ -383,7 +384,7 @@ describe('lifecycle[Symbol.asyncDispose]()', () => {
     const hook = jest.fn();
     let outer: Lifecycle | undefined;
     {
-      await using lifecycle = new Lifecycle({ signals: false }, { process: new FakeProcess() });
+      await using lifecycle = createTestLifecycle({ signals: false }, new FakeProcess());
       outer = lifecycle;
       lifecycle.registerShutdown(hook);
       expect(hook).not.toHaveBeenCalled();

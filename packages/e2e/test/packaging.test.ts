@@ -45,7 +45,7 @@ describe.each(published)('npm pack of @lifespan/%s', (name) => {
   it('contains only the ESM and CommonJS builds, the README, the LICENSE and the manifest', () => {
     const files = packedFiles(name);
     expect(files).toEqual(expect.arrayContaining(['README.md', 'LICENSE', 'package.json', 'dist/esm/index.js', 'dist/esm/index.d.ts', 'dist/cjs/index.js', 'dist/cjs/index.d.ts', 'dist/cjs/package.json']));
-    const extra = ['README.md', 'package.json', 'LICENSE', 'CHANGELOG.md', 'dist/cjs/package.json', ...(name === 'core' ? ['http/package.json'] : [])];
+    const extra = ['README.md', 'package.json', 'LICENSE', 'CHANGELOG.md', 'dist/cjs/package.json', ...(name === 'core' ? ['http/package.json', 'testing/package.json'] : [])];
     const unexpected = files.filter((file) => !extra.includes(file) && !/^dist\/(esm|cjs)\/[\w.-]+\.(js|d\.ts)$/.test(file));
     expect(unexpected).toEqual([]);
   });
@@ -119,10 +119,11 @@ describe('the published packages without their exports field (Jest before 28, ot
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('finds @lifespan/core/http through its fallback file, and every adapter loads', () => {
+  it('finds @lifespan/core/http and @lifespan/core/testing through their fallback files, and every adapter loads', () => {
     const script = `
       const http = require('@lifespan/core/http');
       const loaded = { http: typeof http.adapterLifecycle, at: require.resolve('@lifespan/core/http') };
+      loaded.testing = typeof require('@lifespan/core/testing').createTestLifecycle;
       loaded.express = typeof require('@lifespan/express').shutdownHooks;
       loaded.koa = typeof require('@lifespan/koa').shutdownHooks;
       loaded.fastify = typeof require('@lifespan/fastify').lifecycle;
@@ -131,6 +132,7 @@ describe('the published packages without their exports field (Jest before 28, ot
     expect(JSON.parse(output)).toEqual({
       http: 'function',
       at: join(realpathSync(dir), 'node_modules', '@lifespan', 'core', 'dist', 'cjs', 'http.js'),
+      testing: 'function',
       express: 'function',
       koa: 'function',
       fastify: 'function',
@@ -138,3 +140,77 @@ describe('the published packages without their exports field (Jest before 28, ot
   });
 });
 
+
+// Issue 16: users see createLifecycle() and a narrow Lifecycle; what only adapters need is in
+// @lifespan/core/http, the test seams in @lifespan/core/testing, and @internal members are gone
+// from the published types. A consumer compiled against the packed files proves it: each
+// expect-error directive fails the compile if that member or export comes back.
+describe('the published types of @lifespan/core', () => {
+  it('show users a narrow Lifecycle, adapters their functions in /http, tests their seams in /testing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifespan-types-'));
+    try {
+      const target = join(dir, 'node_modules', '@lifespan', 'core');
+      for (const file of packedFiles('core')) {
+        mkdirSync(dirname(join(target, file)), { recursive: true });
+        cpSync(join(root, 'packages', 'core', file), join(target, file));
+      }
+      symlinkSync(join(root, 'node_modules', '@types'), join(dir, 'node_modules', '@types'), 'dir');
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+      const consumer = `
+import http from 'node:http';
+import { createLifecycle } from '@lifespan/core';
+import type { Lifecycle } from '@lifespan/core';
+import { Lifecycle as LifecycleValue } from '@lifespan/core';
+// @ts-expect-error the environment and ProcessLike are test seams, not the main entry's API
+import type { LifecycleEnvironment, ProcessLike } from '@lifespan/core';
+import { bridgeHost, excludeFromDrain, isAttached, requestScope, trackRequest } from '@lifespan/core/http';
+import { createTestLifecycle, createTestProcess, shutdownApp } from '@lifespan/core/testing';
+import type { ProcessLike as TestProcessLike } from '@lifespan/core/testing';
+
+const lifecycle: Lifecycle = createLifecycle({ signals: false });
+declare const req: http.IncomingMessage;
+declare const res: http.ServerResponse;
+// @ts-expect-error adapter-only: trackRequest(lifecycle, req, res) from @lifespan/core/http
+lifecycle.trackRequest(req, res);
+// @ts-expect-error adapter-only
+lifecycle.requestScope(req);
+// @ts-expect-error adapter-only
+lifecycle.excludeFromDrain(['/readyz']);
+// @ts-expect-error adapter-only
+lifecycle.bridgeHost(async () => undefined);
+// @ts-expect-error adapter-only
+lifecycle.isAttached(null);
+trackRequest(lifecycle, req, res);
+const scope = requestScope(lifecycle, req);
+scope.shutdownSignal.aborted satisfies boolean;
+// @ts-expect-error internal: the drainer fires a scope, not its users
+scope.fire();
+excludeFromDrain(lifecycle, ['/readyz']);
+bridgeHost(lifecycle, async () => undefined, 'close').closed satisfies () => unknown;
+isAttached(lifecycle, null) satisfies boolean;
+const proc = createTestProcess();
+proc satisfies TestProcessLike;
+proc.signal('SIGTERM');
+proc.exited satisfies Promise<number>;
+shutdownApp(createTestLifecycle({ signals: ['SIGTERM'] }, proc)) satisfies Promise<{ ok: boolean }>;
+shutdownApp({ lifecycle }) satisfies Promise<unknown>;
+// @ts-expect-error the class is a type: users call createLifecycle()
+LifecycleValue satisfies unknown;
+export type { LifecycleEnvironment, ProcessLike };
+`;
+      writeFileSync(join(dir, 'consumer.ts'), consumer);
+      const tsc = join(root, 'node_modules', '.bin', 'tsc');
+      const args = ['--strict', '--noEmit', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022', '--types', 'node', '--skipLibCheck', 'false', 'consumer.ts'];
+      const run = (): string => {
+        try {
+          return execFileSync(tsc, args, { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+        } catch (error) {
+          return String((error as { stdout?: string }).stdout ?? error);
+        }
+      };
+      expect(run()).toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

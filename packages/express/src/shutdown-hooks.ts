@@ -1,6 +1,6 @@
 import type { Application, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Lifecycle } from '@lifespan/core';
-import { adapterLifecycle, createHealthProbe, defineRequestMembers, middlewareDone } from '@lifespan/core/http';
+import { adapterLifecycle, createHealthProbe, defineRequestMembers, middlewareDone, trackRequest } from '@lifespan/core/http';
 import type { AdapterOptions } from '@lifespan/core/http';
 
 // Set on the app's request object (every req's prototype) once the middleware has nothing left to
@@ -39,7 +39,7 @@ export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMidd
     // Before the probe: the first request is often a probe (a load balancer waits for readiness
     // before it sends traffic), and it must attach the server, or readiness never comes. Probe
     // paths are never tracked as in-flight work.
-    lifecycle.trackRequest(req, res);
+    trackRequest(lifecycle, req, res);
     if (middlewareDone(lifecycle, req, probe)) {
       Object.defineProperty(appRequest, kSettled, { configurable: true, value: lifecycle });
       // Express charges every request for each layer it walks: a layer with no work left leaves,

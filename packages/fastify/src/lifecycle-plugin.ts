@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import { adapterLifecycle, createHealthProbe, requestMembers } from '@lifespan/core/http';
+import { adapterLifecycle, bridgeHost, createHealthProbe, requestMembers } from '@lifespan/core/http';
 import type { AdapterOptions } from '@lifespan/core/http';
 
 /** Options of the `lifecycle` plugin: every lifecycle option, or `{ lifecycle }` to share one, plus probe routes. */
@@ -35,7 +35,7 @@ async function lifecyclePlugin(fastify: FastifyInstance, options: LifecyclePlugi
 
   // Either side may start the shutdown; the bridge makes it one shutdown with each hook run once:
   // a signal drains, then calls fastify.close(); fastify.close() drains inside preClose.
-  const bridge = lifecycle.bridgeHost(() => fastify.close(), 'fastify.close');
+  const bridge = bridgeHost(lifecycle, () => fastify.close(), 'fastify.close');
   fastify.addHook('onReady', () => lifecycle.start());
   fastify.addHook('preClose', () => bridge.closing());
   fastify.addHook('onClose', () => bridge.closed());

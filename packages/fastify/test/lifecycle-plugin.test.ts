@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import Fastify4 from 'fastify4';
 import request from 'supertest';
 import { EventEmitter } from 'node:events';
-import { createLifecycle, Lifecycle } from '@lifespan/core';
+import { createLifecycle } from '@lifespan/core';
+import { createTestLifecycle } from '@lifespan/core/testing';
 import lifecycleDefault, { lifecycle as lifecyclePlugin } from '@lifespan/fastify';
 
 const majors: [string, () => FastifyInstance][] = [
@@ -81,7 +82,7 @@ describe.each(majors)('lifecycle plugin on %s', (_name, createApp) => {
     const exit = new Promise<number | undefined>((resolve) => (exited = resolve));
     const fake = Object.assign(new EventEmitter(), { env: {}, exit: (code?: number) => exited(code), emitWarning: () => undefined });
     // Long enough for the request below to be served within it on a busy machine.
-    const lifecycle = new Lifecycle({ drainDelayMs: 1000 }, { process: fake });
+    const lifecycle = createTestLifecycle({ drainDelayMs: 1000 }, fake);
     const { app, calls } = await build({ lifecycle });
     await app.listen({ port: 0, host: '127.0.0.1' });
     fake.emit('SIGTERM', 'SIGTERM');

@@ -1,6 +1,6 @@
 import type { Middleware, Next, ParameterizedContext } from 'koa';
 import type { Lifecycle } from '@lifespan/core';
-import { adapterLifecycle, createHealthProbe, defineRequestMembers, middlewareDone } from '@lifespan/core/http';
+import { adapterLifecycle, createHealthProbe, defineRequestMembers, middlewareDone, trackRequest } from '@lifespan/core/http';
 import type { AdapterOptions } from '@lifespan/core/http';
 
 // Set on app.context (every ctx's prototype) once the middleware has nothing left to do for that app.
@@ -40,7 +40,7 @@ export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMidd
     // Before the probe: the first request is often a probe (a load balancer waits for readiness
     // before it sends traffic), and it must attach the server, or readiness never comes. Probe
     // paths are never tracked as in-flight work.
-    lifecycle.trackRequest(ctx.req, ctx.res);
+    trackRequest(lifecycle, ctx.req, ctx.res);
     if (middlewareDone(lifecycle, ctx.req, probe)) Object.defineProperty(ctx.app.context, kSettled, { configurable: true, value: lifecycle });
     const answer = probe?.(ctx.method, ctx.url);
     if (answer !== undefined) {

@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { Lifecycle } from '@lifespan/core';
-import type { LifecycleOptions, ProcessLike, ShutdownReport } from '@lifespan/core';
+import type { Lifecycle, LifecycleOptions, ShutdownReport } from '@lifespan/core';
+import { createTestLifecycle } from '@lifespan/core/testing';
+import type { ProcessLike } from '@lifespan/core/testing';
 import type { HealthRoutesOptions } from '@lifespan/core/http';
 import { get } from './get.js';
 import { shutdownWithRequestInFlight } from './shutdown-with-request-in-flight.js';
@@ -90,7 +91,7 @@ export function defineAdapterSuite(name: string, createServer: CreateAdapterServ
 
     async function start(options: LifecycleOptions = {}): Promise<Harness> {
       const fake = fakeProcess();
-      const lifecycle = new Lifecycle({ signals: ['SIGTERM'], idleGraceMs: 10, timeoutMs: 5000, drainTimeoutMs: 3000, ...options }, { process: fake });
+      const lifecycle = createTestLifecycle({ signals: ['SIGTERM'], idleGraceMs: 10, timeoutMs: 5000, drainTimeoutMs: 3000, ...options }, fake);
       const calls: string[] = [];
       let release!: () => void;
       const released = new Promise<void>((resolve) => (release = resolve));
