@@ -5,8 +5,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ensureRuntime } from '../scripts/runtimes.mjs';
 
 export const benchDir = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The runtime forked servers run on: the Node running the benchmark, or with `BENCH_RUNTIME=<name>`
+ * a runtime pinned in scripts/runtimes.json (`node26`...), installed by scripts/runtimes.mjs. The
+ * clients always run here, so a change of runtime changes only the server side.
+ */
+export const serverRuntime = process.env.BENCH_RUNTIME
+  ? ensureRuntime(process.env.BENCH_RUNTIME)
+  : { name: 'node', kind: 'node', bin: process.execPath, version: process.versions.node };
 
 /** True when `meta` (import.meta) is the module node was started with. */
 export function isMain(meta) {
@@ -50,7 +60,7 @@ export function ownChild(child) {
 
 /** Forks `file` with an IPC channel; stdout/stderr are collected (last 4 kB) for error messages. */
 export function forkChild(file, { args = [], execArgv = [], env } = {}) {
-  const child = ownChild(fork(file, args, { execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }));
+  const child = ownChild(fork(file, args, { execPath: serverRuntime.bin, execArgv, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }));
   let output = '';
   const collect = (chunk) => {
     output = (output + chunk.toString()).slice(-4096);
@@ -116,6 +126,8 @@ export function machine() {
   const cpus = os.cpus();
   return {
     node: process.version,
+    /** What the measured processes ran on (`node` is the one running the benchmark script and its clients). */
+    runtime: `${serverRuntime.kind === 'node' ? 'Node' : serverRuntime.kind} ${serverRuntime.kind === 'node' ? `v${serverRuntime.version}` : serverRuntime.version}`,
     cpu: cpus[0]?.model.trim() ?? 'unknown',
     cores: cpus.length,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,

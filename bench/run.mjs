@@ -4,6 +4,9 @@
 //
 //   node bench/run.mjs [--quick] [--only registration,shutdown,overhead] [--render]
 //
+// The shutdown benchmark runs twice: servers on the Node running this script, and on the newest
+// Node LTS (`shutdown-node26`: BENCH_RUNTIME=node26, installed by scripts/runtimes.mjs).
+//
 //   (instructions needs valgrind; without it the table says so.)
 // --quick: one round of everything, shorter caps (a check that it all works, ~1-2 minutes);
 //          results go to bench/results/quick/ and the README is left alone.
@@ -16,6 +19,7 @@ import { benchDir, log, machine, resultsDir } from './lib.mjs';
 const benchmarks = [
   { id: 'registration', title: 'Registering the same hook 1,000,000 times', execArgv: ['--expose-gc'] },
   { id: 'shutdown', title: 'Shutdown against other libraries', execArgv: [] },
+  { id: 'shutdown-node26', script: 'shutdown', runtime: 'node26', title: 'Shutdown against other libraries, servers on Node 26 (the newest LTS)', execArgv: [] },
   { id: 'overhead', title: 'Per-request overhead of each adapter', execArgv: [] },
   { id: 'instructions', title: 'Per-request overhead in executed instructions', execArgv: [] },
 ];
@@ -43,7 +47,8 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 function runScript(benchmark) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...benchmark.execArgv, join(benchDir, `${benchmark.id}.mjs`), ...(quick ? ['--quick'] : [])], {
+    const child = spawn(process.execPath, [...benchmark.execArgv, join(benchDir, `${benchmark.script ?? benchmark.id}.mjs`), ...(quick ? ['--quick'] : [])], {
+      env: benchmark.runtime === undefined ? process.env : { ...process.env, BENCH_RUNTIME: benchmark.runtime },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     running.add(child);
@@ -58,7 +63,9 @@ function runScript(benchmark) {
 
 function machineLine(info, result) {
   const mode = result.quick ? 'quick run (`--quick`: 1 round; for checking, not for quoting)' : 'full run';
-  return `_${mode}; Node ${info.node}, ${info.cpu}, ${info.cores} cores (shared with other work; load average ${info.loadAverage.join(' ')} when it finished), ${info.date.slice(0, 16).replace('T', ' ')} UTC._`;
+  // Results from before the runtime was recorded ran everything on the benchmark's own Node.
+  const runtime = info.runtime === undefined || info.runtime === `Node ${info.node}` ? `Node ${info.node}` : `servers on ${info.runtime}, clients on Node ${info.node}`;
+  return `_${mode}; ${runtime}, ${info.cpu}, ${info.cores} cores (shared with other work; load average ${info.loadAverage.join(' ')} when it finished), ${info.date.slice(0, 16).replace('T', ' ')} UTC._`;
 }
 
 /** Replaces what lies between the markers of `id`; creates a "## Benchmarks" section if there is none. */
@@ -85,7 +92,7 @@ async function main() {
   const selected = benchmarks.filter((benchmark) => only === undefined || only.includes(benchmark.id));
   if (!renderOnly) {
     for (const benchmark of selected) {
-      log(`== bench/${benchmark.id}.mjs${quick ? ' --quick' : ''}`);
+      log(`== bench/${benchmark.script ?? benchmark.id}.mjs${quick ? ' --quick' : ''}${benchmark.runtime ? ` (servers on ${benchmark.runtime})` : ''}`);
       const started = performance.now();
       await runScript(benchmark);
       log(`== ${benchmark.id} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
@@ -98,7 +105,7 @@ async function main() {
     const file = join(resultsDir, `${benchmark.id}.json`);
     if (!existsSync(file)) continue;
     const result = JSON.parse(readFileSync(file, 'utf8'));
-    const { render } = await import(`./${benchmark.id}.mjs`);
+    const { render } = await import(`./${benchmark.script ?? benchmark.id}.mjs`);
     ranOn ??= result.machine;
     const body = `${render(result)}\n\n${machineLine(result.machine ?? info, result)}`;
     sections.push(`## ${benchmark.title}\n\n${body}`);
@@ -112,7 +119,7 @@ async function main() {
     '',
     '| machine | |',
     '| --- | --- |',
-    `| Node | ${ranOn.node} |`,
+    `| Node | ${ranOn.node} (each table says what its servers ran on) |`,
     `| CPU | ${ranOn.cpu} |`,
     `| cores | ${ranOn.cores} (shared with other processes while the benchmark ran) |`,
     `| OS | ${ranOn.platform}, ${ranOn.memoryGb} GB |`,

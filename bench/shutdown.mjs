@@ -415,7 +415,9 @@ export function render(result) {
 
 if (isMain(import.meta)) {
   const result = await run();
-  // A run over some contenders only (BENCH_CONTENDERS) must not end up in the README.
-  writeResult(process.env.BENCH_CONTENDERS ? 'shutdown-partial' : 'shutdown', result);
+  // A run over some contenders only (BENCH_CONTENDERS) must not end up in the README; one with the
+  // servers on another runtime (BENCH_RUNTIME) has a table of its own.
+  const name = process.env.BENCH_CONTENDERS ? 'shutdown-partial' : process.env.BENCH_RUNTIME ? `shutdown-${process.env.BENCH_RUNTIME}` : 'shutdown';
+  writeResult(name, result);
   process.stdout.write(`${render(result)}\n`);
 }
