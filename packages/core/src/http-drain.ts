@@ -7,7 +7,7 @@ import type { LifecycleError } from './errors.js';
 import type { Connection } from './connection-tracker.js';
 import { IdleCloser } from './idle-closer.js';
 import { InflightTracker } from './inflight-tracker.js';
-import { checkSockets, lastActivity, loopTime } from './node-internals.js';
+import { checkSockets, closeIfIdle, lastActivity, loopTime, neverRead } from './node-internals.js';
 import type { InflightOwner } from './inflight-tracker.js';
 import type { RequestScope } from './request-scope.js';
 import { now } from './run-hook.js';
@@ -75,6 +75,8 @@ export class HttpDrainer implements InflightOwner {
       busy: (connection: Connection) => connections.busy(connection),
       upgraded: (connection: Connection) => connections.upgraded(connection),
       receiving: (connection: Connection) => connections.receiving(connection),
+      neverRead: (connection: Connection) => neverRead(connection.socket),
+      closeIfIdle: (connection: Connection) => closeIfIdle(connection.socket),
       lastActivity: (connection: Connection) => lastActivity(connection.socket),
       loopTime,
     };

@@ -11,6 +11,13 @@ export interface IdleSignals {
   upgraded(connection: Connection): boolean;
   /** A request is arriving on it (its head still incomplete). */
   receiving(connection: Connection): boolean;
+  /** It never received a byte (a preconnect); false where the runtime cannot tell. */
+  neverRead(connection: Connection): boolean;
+  /**
+   * Has the runtime close it if the runtime knows it idle: true closed, false a request is in
+   * progress on it, undefined the runtime cannot (the closer destroys it itself).
+   */
+  closeIfIdle(connection: Connection): boolean | undefined;
   /** When it last carried a byte, in `loopTime()`; undefined if that cannot be known. */
   lastActivity(connection: Connection): number | undefined;
   /** The clock of `lastActivity`. */
@@ -61,7 +68,7 @@ export class IdleCloser {
     // The grace protects a client that is about to reuse a connection it just used. One that was
     // opened longer than the grace ago and never sent a byte (a preconnect) has no such moment:
     // close it now, or the process waits for nothing.
-    const unused = socket.bytesRead === 0 && now() - connection.openedAt >= this.graceMs;
+    const unused = this.#signals.neverRead(connection) && now() - connection.openedAt >= this.graceMs;
     connection.bytesAtGrace = socket.bytesRead;
     connection.timer = setTimeout(closeIfIdle, unused ? 0 : graceMs, this, connection);
   }
@@ -118,7 +125,7 @@ export class IdleCloser {
     let quiet = Infinity;
     for (const connection of connections) {
       if (this.#signals.busy(connection)) return 0;
-      if (connection.socket.bytesRead === 0) {
+      if (this.#signals.neverRead(connection)) {
         quiet = Math.min(quiet, now() - connection.openedAt);
         continue;
       }
@@ -142,10 +149,16 @@ export class IdleCloser {
     // After an upgrade (WebSocket) the socket belongs to the app; it ends when the app closes it
     // (on lifecycle.signal) or is destroyed at the timeout.
     if (this.#signals.upgraded(connection)) return false;
+    // Bun tells only by closing: a request still arriving keeps it, as above.
+    const closedByRuntime = this.#signals.closeIfIdle(connection);
+    if (closedByRuntime === false) {
+      this.schedule(connection);
+      return false;
+    }
     // Closing a socket with nothing unread sends a FIN after the bytes already written, like
     // end(), without waiting for the client's FIN in turn. A request that crosses the FIN gets a
     // reset instead: no different for the client, it could not be answered on this connection.
-    socket.destroy();
+    if (closedByRuntime === undefined) socket.destroy();
     return true;
   }
 }

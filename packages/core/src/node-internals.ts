@@ -69,6 +69,14 @@ export interface NodeCapabilities {
    * `idleGraceMs` later exit).
    */
   activityStamps: boolean;
+  /**
+   * `socket.bytesRead` counts what a connection received, so a connection that never sent a byte
+   * (a preconnect) is told from one a client may be about to reuse. Checked on the first request of
+   * an attached server, which must have read bytes (`undefined` until then). Bun's sockets report 0
+   * throughout (Bun 1.4.5). Fallback: no connection is taken for an unused one; each idle
+   * connection gets the whole grace (up to `idleGraceMs` later exit with preconnects open).
+   */
+  bytesRead: boolean | undefined;
 }
 
 let detected: NodeCapabilities | undefined;
@@ -81,7 +89,7 @@ export function capabilities(): NodeCapabilities {
   const probe = new Socket();
   const stamps = typeof readers.timerStart(loopTimer()) === 'number' && readers.socketTimer(probe) === null;
   probe.destroy();
-  detected = { currentResponse: undefined, connectionsList: true, activityStamps: stamps };
+  detected = { currentResponse: undefined, connectionsList: true, activityStamps: stamps, bytesRead: undefined };
   if (!stamps) degraded('activityStamps', `socket[Symbol(timeout)]._idleStart (${source}/net.js#L651)`, 'every idle connection gets the whole grace');
   return detected;
 }
@@ -96,6 +104,9 @@ export function checkRequest(req: IncomingMessage, res: ServerResponse): boolean
   if (found.currentResponse !== undefined) return found.currentResponse;
   const socket = req.socket as Socket | null;
   if (socket === null || socket.destroyed) return undefined;
+  // A request's head was read from this socket: a runtime that counts bytes counted it.
+  found.bytesRead = socket.bytesRead > 0;
+  if (!found.bytesRead) degraded('bytesRead', 'socket.bytesRead (0 after a request)', 'every idle connection gets the whole grace');
   const message = readers.httpMessage(socket) as { socket?: unknown } | null | undefined;
   found.currentResponse = message === res || (message != null && message.socket === socket);
   if (!found.currentResponse) degraded('currentResponse', `socket._httpMessage (${source}/_http_server.js#L300)`, "requests tracked through the 'request' event");
@@ -178,6 +189,30 @@ export function readingRequest(socket: Socket): boolean | undefined {
   return socket.bytesRead > 0 && !idle.has(socket);
 }
 
+/** A Bun socket's native handle: it can tell whether a request is in progress on it, a partial head included. */
+interface BunSocketHandle {
+  closeIfIdle(): boolean;
+}
+
+/**
+ * Closes `socket` if the runtime itself knows it idle: true if it did, false if a request is in
+ * progress on it (its head still arriving included), undefined where the runtime offers no such
+ * call (Node and Deno: the drainer destroys the socket itself, and reads `readingRequest()`). Bun
+ * keeps no bytesRead count and no connection list, so this is how a slow request head is seen there.
+ * @see https://github.com/oven-sh/bun/blob/bun-v1.4.5/src/js/node/_http_server.ts (closeIdleConnections: socket[kHandle]?.closeIfIdle())
+ */
+export function closeIfIdle(socket: Socket): boolean | undefined {
+  const symbol = Object.getOwnPropertySymbols(socket).find((candidate) => candidate.description === 'handle');
+  const handle = symbol === undefined ? undefined : (socket as unknown as Record<symbol, unknown>)[symbol];
+  if (handle === null || typeof handle !== 'object' || typeof (handle as Partial<BunSocketHandle>).closeIfIdle !== 'function') return undefined;
+  return (handle as BunSocketHandle).closeIfIdle() === true;
+}
+
+/** Whether `socket` never received a byte (a preconnect); false wherever the runtime cannot tell. */
+export function neverRead(socket: Socket): boolean {
+  return capabilities().bytesRead !== false && socket.bytesRead === 0;
+}
+
 /** When `socket` last carried a byte (net re-arms its timeout timer on every read and write), in `loopTime()`. */
 export function lastActivity(socket: Socket): number | undefined {
   if (!capabilities().activityStamps) return undefined;
@@ -208,6 +243,52 @@ export function isHttp2Server(server: NetServer): boolean {
  */
 export function serverOf(req: IncomingMessage): unknown {
   return (req.socket as { server?: unknown } | null | undefined)?.server;
+}
+
+/** What a runtime's http.Server#close() calls to destroy idle keep-alive connections. */
+interface IdleSweeper {
+  closeIdleConnections?: unknown;
+}
+
+/**
+ * Closes the listening socket only, through the server's own close(): only that clears Node's
+ * connections-checking interval, which otherwise keeps the server in memory for good
+ * (nodejs/node#48604). The idle sweep that close() starts with is held back for that one call: it
+ * destroys idle keep-alive connections whose next request may already be on the wire (on Node 26
+ * also connections that have not sent a request yet, nodejs/node#63470). Node and Deno sweep
+ * through the server's own closeIdleConnections(); Bun through the Bun.serve() server that its
+ * http.Server wraps (under the symbol `::bunternal::`), which is held back instead.
+ * @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L627 (httpServerPreClose)
+ * @see https://github.com/nodejs/node/blob/v24.22.3/lib/https.js#L136 (https: the same)
+ * @see https://github.com/nodejs/node/blob/v24.22.3/lib/internal/http2/core.js#L3545 (http2: closes sessions with GOAWAY)
+ * @see https://github.com/oven-sh/bun/blob/bun-v1.4.5/src/js/node/_http_server.ts (Server.prototype.close: server.closeIdleConnections(), then server.stop())
+ */
+export function closeListenerOnly(server: NetServer, close: NetServer['close']): void {
+  const sweepers: IdleSweeper[] = [server as IdleSweeper];
+  const wrapped = bunServerOf(server);
+  if (wrapped !== undefined) sweepers.push(wrapped);
+  const own = sweepers.map((sweeper) => Object.getOwnPropertyDescriptor(sweeper, 'closeIdleConnections'));
+  for (const sweeper of sweepers) Object.defineProperty(sweeper, 'closeIdleConnections', { configurable: true, writable: true, value: keepConnections });
+  try {
+    close.call(server);
+  } finally {
+    sweepers.forEach((sweeper, index) => {
+      const descriptor = own[index];
+      if (descriptor !== undefined) Object.defineProperty(sweeper, 'closeIdleConnections', descriptor);
+      else delete sweeper.closeIdleConnections;
+    });
+  }
+}
+
+/** Bun's http.Server keeps the Bun.serve() server it runs on under `::bunternal::` while it listens. */
+function bunServerOf(server: NetServer): IdleSweeper | undefined {
+  const symbol = Object.getOwnPropertySymbols(server).find((candidate) => candidate.description === '::bunternal::');
+  const wrapped = symbol === undefined ? undefined : (server as unknown as Record<symbol, unknown>)[symbol];
+  return wrapped !== null && typeof wrapped === 'object' && typeof (wrapped as IdleSweeper).closeIdleConnections === 'function' ? (wrapped as IdleSweeper) : undefined;
+}
+
+function keepConnections(): number {
+  return 0;
 }
 
 /**

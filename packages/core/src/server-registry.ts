@@ -4,7 +4,7 @@ import { Server as TlsServer } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SessionLike } from './connection-tracker.js';
-import { capabilities, checkRequest, connectionsOf, isHttp2Server } from './node-internals.js';
+import { capabilities, checkRequest, closeListenerOnly, connectionsOf, isHttp2Server } from './node-internals.js';
 
 const debug = debuglog('lifespan');
 
@@ -284,29 +284,6 @@ export class ServerRegistry {
     if (!this.#shuttingDown) this.#events.closeCalled(server);
   }
 }
-
-/**
- * Closes the listening socket only, through the server's own close(): only that clears Node's
- * connections-checking interval, which otherwise keeps the server in memory for good
- * (nodejs/node#48604). Its closeIdleConnections() is shadowed for that one call: close() calls it
- * (Node 19+), and it destroys idle keep-alive connections whose next request may already be on the
- * wire (on Node 26 also connections that have not sent a request yet, nodejs/node#63470).
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L627 (httpServerPreClose)
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/https.js#L136 (https: the same)
- * @see https://github.com/nodejs/node/blob/v24.22.3/lib/internal/http2/core.js#L3545 (http2: closes sessions with GOAWAY)
- */
-function closeListenerOnly(server: DrainableServer, close: DrainableServer['close']): void {
-  const own = Object.getOwnPropertyDescriptor(server, 'closeIdleConnections');
-  Object.defineProperty(server, 'closeIdleConnections', { configurable: true, writable: true, value: keepConnections });
-  try {
-    close.call(server);
-  } finally {
-    if (own !== undefined) Object.defineProperty(server, 'closeIdleConnections', own);
-    else delete (server as { closeIdleConnections?: unknown }).closeIdleConnections;
-  }
-}
-
-function keepConnections(): void {}
 
 /**
  * The drain closed the listener, not the app: a close() called now (a test's teardown, a

@@ -10,6 +10,8 @@ interface FakeConnection extends Connection {
   busy: boolean;
   receiving: boolean;
   activeAt: number | undefined;
+  /** A runtime that closes idle connections itself (Bun); absent: the closer destroys them. */
+  closeIfIdle?: () => boolean;
 }
 
 function connection(options: { bytesRead?: number; openedAt?: number; busy?: boolean; activeAt?: number } = {}): FakeConnection {
@@ -32,8 +34,10 @@ function connection(options: { bytesRead?: number; openedAt?: number; busy?: boo
 
 const destroyed = (c: Connection): boolean => c.socket.destroyed;
 
-function closer(graceMs: number, loop: { now: number | undefined } = { now: undefined }, turns?: LoopTurns): { closer: IdleCloser; closed: number[] } {
+function closer(graceMs: number, loop: { now: number | undefined } = { now: undefined }, turns?: LoopTurns, bytesCounted = true): { closer: IdleCloser; closed: number[] } {
   const signals: IdleSignals = {
+    neverRead: (c) => bytesCounted && c.socket.bytesRead === 0,
+    closeIfIdle: (c) => (c as FakeConnection).closeIfIdle?.(),
     busy: (c) => (c as FakeConnection).busy,
     upgraded: (c) => (c as FakeConnection).upgraded,
     receiving: (c) => (c as FakeConnection).receiving,
@@ -173,6 +177,33 @@ describe('IdleCloser', () => {
     expect(destroyed(fresh)).toBe(false);
     await advance(100);
     expect(destroyed(fresh)).toBe(true);
+  });
+
+  it('gives every idle connection the whole grace where the runtime cannot tell an unused one (Bun: bytesRead stays 0)', async () => {
+    const { closer: idle } = closer(100, { now: undefined }, undefined, false);
+    const used = connection({ bytesRead: 0, openedAt: performance.now() - 500 });
+    idle.start(new Set([used]));
+    await advance(99);
+    expect(destroyed(used)).toBe(false);
+    await advance(1);
+    expect(destroyed(used)).toBe(true);
+  });
+
+  it('leaves the close to a runtime that can tell idle itself, and keeps a connection it says is reading a request (Bun)', async () => {
+    const { closer: idle, closed } = closer(100, { now: undefined }, undefined, false);
+    const c = connection({ bytesRead: 0 });
+    const reading = { now: true };
+    c.closeIfIdle = jest.fn(() => !reading.now);
+    idle.start(new Set([c]));
+    await advance(100);
+    expect(c.closeIfIdle).toHaveBeenCalledTimes(1);
+    expect(closed).toEqual([]);
+    reading.now = false;
+    await advance(100);
+    expect(c.closeIfIdle).toHaveBeenCalledTimes(2);
+    expect(closed).toEqual([1]);
+    // The runtime closed it: the closer does not destroy it on top.
+    expect(destroyed(c)).toBe(false);
   });
 
   it('keeps a connection Node is reading a request on, however long, and closes it a grace after it went idle', async () => {

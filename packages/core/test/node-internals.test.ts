@@ -6,7 +6,7 @@ import type { Lifecycle } from '@lifespan/core';
 import { createTestLifecycle } from '@lifespan/core/testing';
 import type { LifecycleOptions } from '@lifespan/core';
 import { get } from '@lifespan/testsuite';
-import { capabilities, overrideInternals } from '../src/node-internals';
+import { capabilities, closeListenerOnly, overrideInternals } from '../src/node-internals';
 import { FakeProcess } from './fake-process';
 
 // Each internal the drainer reads, first as a canary on this Node, then made absent (as if Node had
@@ -104,7 +104,7 @@ describe('node internals (canary: each one present on this Node)', () => {
     lifecycle.attach(server);
     const url = await listen(server);
     expect((await get(`${url}/`)).status).toBe(200);
-    expect(capabilities()).toEqual({ currentResponse: true, connectionsList: true, activityStamps: true });
+    expect(capabilities()).toEqual({ currentResponse: true, connectionsList: true, activityStamps: true, bytesRead: true });
     await lifecycle.shutdown();
   });
 
@@ -224,6 +224,30 @@ describe.each([
     const report = await lifecycle.shutdown('test');
     await closed;
     expect(report.http).toMatchObject({ connectionsDestroyed: 1, idleConnectionsClosed: 0 });
+  });
+});
+
+describe('closeListenerOnly(server, close)', () => {
+  it("holds back the idle sweep of the server's own close() for that one call, on the server and on the Bun.serve() server a Bun http.Server wraps", () => {
+    const server = http.createServer();
+    const swept: string[] = [];
+    const own = { closeIdleConnections: (): void => void swept.push('server') };
+    const wrapped = { closeIdleConnections: (): void => void swept.push('wrapped') };
+    Object.defineProperty(server, 'closeIdleConnections', { configurable: true, writable: true, value: own.closeIdleConnections });
+    Object.defineProperty(server, Symbol('::bunternal::'), { value: wrapped });
+    // As Bun's close() does: sweep through the wrapped server, then stop listening.
+    const close = function (this: http.Server): http.Server {
+      this.closeIdleConnections();
+      wrapped.closeIdleConnections();
+      swept.push('closed');
+      return this;
+    };
+    closeListenerOnly(server, close as never);
+    expect(swept).toEqual(['closed']);
+    // Both are themselves again afterwards.
+    server.closeIdleConnections();
+    wrapped.closeIdleConnections();
+    expect(swept).toEqual(['closed', 'server', 'wrapped']);
   });
 });
 
