@@ -124,7 +124,9 @@ export class IdleCloser {
     const loopNow = this.#signals.loopTime();
     let quiet = Infinity;
     for (const connection of connections) {
-      if (this.#signals.busy(connection)) return 0;
+      // A request arriving is traffic, whether or not its bytes re-armed the socket's timer (Deno's
+      // node:http leaves the timer of an idle keep-alive connection alone until a request begins).
+      if (this.#signals.busy(connection) || this.#signals.receiving(connection)) return 0;
       if (this.#signals.neverRead(connection)) {
         quiet = Math.min(quiet, now() - connection.openedAt);
         continue;

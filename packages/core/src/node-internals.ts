@@ -18,11 +18,24 @@ interface ConnectionsList {
   idle(): { socket?: Socket | null }[];
 }
 
+/**
+ * Deno's node:http keeps a JS list under the same symbol instead (Deno 2.9.6): `_all`, every
+ * socket, and `_active`, each socket with a request in progress (from the first byte of its
+ * head) or still waiting for its first one.
+ */
+interface DenoConnectionsList {
+  readonly _all: ReadonlySet<Socket>;
+  readonly _active: ReadonlyMap<Socket, unknown>;
+}
+
 /** The raw reads; each returns undefined when Node lacks the internal. Tests replace one to force its fallback. */
 interface Readers {
   /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L300 (assignSocket) and #L310 (detachSocket) */
   httpMessage(socket: Socket): unknown;
-  /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L192 (Symbol('http.server.connections')), #L614 (made on 'listening') */
+  /**
+   * @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_server.js#L192 (Symbol('http.server.connections')), #L614 (made on 'listening')
+   * @see https://github.com/denoland/deno/blob/v2.9.6/ext/node/polyfills/_http_server.ts (class ConnectionsList: _all, _active; pushActive on connection and on kOnMessageBegin)
+   */
   connectionsList(server: NetServer): ConnectionsList | undefined;
   /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/net.js#L651 (socket[kTimeout]); internal/timers.js#L793 (kTimeout is Symbol('timeout')) */
   socketTimer(socket: Socket): unknown;
@@ -35,7 +48,8 @@ const nodeReaders: Readers = {
   connectionsList(server) {
     const symbol = Object.getOwnPropertySymbols(server).find((candidate) => candidate.description === 'http.server.connections');
     const list = symbol === undefined ? undefined : (server as unknown as Record<symbol, { all?: unknown } | undefined>)[symbol];
-    return typeof list?.all === 'function' && typeof (list as { idle?: unknown }).idle === 'function' ? (list as ConnectionsList) : undefined;
+    if (typeof list?.all === 'function' && typeof (list as { idle?: unknown }).idle === 'function') return list as ConnectionsList;
+    return isDenoList(list) ? denoList(list) : undefined;
   },
   socketTimer(socket) {
     const symbol = timeoutSymbol(socket);
@@ -45,6 +59,19 @@ const nodeReaders: Readers = {
 };
 
 let readers = nodeReaders;
+
+function isDenoList(list: unknown): list is DenoConnectionsList {
+  const candidate = list as Partial<Record<'_all' | '_active', { has?: unknown; [Symbol.iterator]?: unknown }>> | null | undefined;
+  return typeof candidate?._all?.[Symbol.iterator] === 'function' && typeof candidate._active?.has === 'function';
+}
+
+/** Deno's list, read as Node's: idle is every socket without a request in progress. */
+function denoList(list: DenoConnectionsList): ConnectionsList {
+  return {
+    all: () => Array.from(list._all, (socket) => ({ socket })),
+    idle: () => Array.from(list._all, (socket) => ({ socket })).filter(({ socket }) => !list._active.has(socket)),
+  };
+}
 
 /** Which internals this runtime has; each false names the public fallback in use. */
 export interface NodeCapabilities {

@@ -144,6 +144,19 @@ describe('IdleCloser', () => {
     expect(closed).toEqual([2]);
   });
 
+  it('gives each connection the grace when one is receiving a request, however old its last activity stamp (Deno re-arms no timer for it)', async () => {
+    const loop = { now: 50_000 };
+    const { closer: idle } = closer(100, loop);
+    const quiet = connection({ activeAt: 40_000 });
+    const arriving = connection({ activeAt: 40_000 });
+    arriving.receiving = true;
+    idle.start(new Set([quiet, arriving]));
+    await advance(99);
+    expect([destroyed(quiet), destroyed(arriving)]).toEqual([false, false]);
+    await advance(1);
+    expect([destroyed(quiet), destroyed(arriving)]).toEqual([true, false]);
+  });
+
   it('gives each connection the grace when one carried a byte within it', async () => {
     const loop = { now: 50_000 };
     const { closer: idle } = closer(100, loop);

@@ -1,12 +1,12 @@
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo, Server as NetServer } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Lifecycle } from '@lifespan/core';
 import { createTestLifecycle } from '@lifespan/core/testing';
 import type { LifecycleOptions } from '@lifespan/core';
 import { get } from '@lifespan/testsuite';
-import { capabilities, closeListenerOnly, overrideInternals } from '../src/node-internals';
+import { capabilities, closeListenerOnly, connectionsOf, overrideInternals, readingRequest } from '../src/node-internals';
 import { FakeProcess } from './fake-process';
 
 // Each internal the drainer reads, first as a canary on this Node, then made absent (as if Node had
@@ -224,6 +224,22 @@ describe.each([
     const report = await lifecycle.shutdown('test');
     await closed;
     expect(report.http).toMatchObject({ connectionsDestroyed: 1, idleConnectionsClosed: 0 });
+  });
+});
+
+describe("Deno's connections list (_all, _active)", () => {
+  it('reads every connection, and a request head in progress on one, as from Node\'s list', async () => {
+    const server = http.createServer();
+    const idle = { bytesRead: 100, destroyed: false } as unknown as Socket;
+    const arriving = { bytesRead: 120, destroyed: false, server } as unknown as Socket;
+    const fresh = { bytesRead: 0, destroyed: false, server } as unknown as Socket;
+    (idle as { server?: unknown }).server = server;
+    // As Deno's ConnectionsList keeps them: every socket, and those with a request begun (or none yet).
+    Object.defineProperty(server, Symbol('http.server.connections'), { value: { _all: new Set([idle, arriving, fresh]), _active: new Map([[arriving, {}], [fresh, {}]]) } });
+    expect(connectionsOf(server)).toEqual([idle, arriving, fresh]);
+    expect([readingRequest(idle), readingRequest(arriving), readingRequest(fresh)]).toEqual([false, true, false]);
+    // The list is read once per turn of the loop.
+    await new Promise((resolve) => setImmediate(resolve));
   });
 });
 
