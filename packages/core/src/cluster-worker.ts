@@ -18,6 +18,27 @@ export function isDisconnecting(): boolean {
   return cluster.isWorker && cluster.worker?.exitedAfterDisconnect === true;
 }
 
+/**
+ * Calls `disconnecting` when this process is a cluster worker whose primary disconnects it
+ * (`worker.disconnect()`, `restartWorkers()`), from the worker's public 'disconnect' event. On
+ * Node the worker's servers close first, which is what starts the shutdown (see `isDisconnecting`);
+ * Bun (1.4.5) closes none of them and only emits the event, so the worker would run on for good.
+ * Returns the function that stops listening.
+ * @see https://nodejs.org/docs/latest-v24.x/api/cluster.html#event-disconnect
+ */
+export function onDisconnect(disconnecting: () => void): () => void {
+  const worker = cluster.isWorker ? cluster.worker : undefined;
+  if (worker === undefined) return noop;
+  // Only a disconnect the primary asked for: a lost channel (the primary died) is Node's to handle.
+  const listener = (): void => {
+    if (worker.exitedAfterDisconnect === true) disconnecting();
+  };
+  worker.on('disconnect', listener);
+  return () => void worker.off('disconnect', listener);
+}
+
+function noop(): void {}
+
 /** Tells whoever supervises the process that the app is ready: PM2 (`wait_ready`) and a cluster primary. */
 export function announceReady(proc: ProcessLike, pm2: boolean): void {
   if (typeof proc.send !== 'function') return;

@@ -1,3 +1,4 @@
+import { onDisconnect } from './cluster-worker.js';
 import { CallbackFailedError, ForcedExitError, UncaughtError } from './errors.js';
 import { phases } from './hook-registry.js';
 import type { HookRecord, HookRegistry } from './hook-registry.js';
@@ -32,6 +33,7 @@ export class ProcessParticipant {
   readonly #options: ResolvedOptions;
   readonly #owner: ParticipantOwner;
   #participant: Participant | undefined;
+  #stopWatchingDisconnect: (() => void) | undefined;
 
   constructor(proc: ProcessLike, options: ResolvedOptions, owner: ParticipantOwner) {
     this.#proc = proc;
@@ -64,11 +66,13 @@ export class ProcessParticipant {
       runExitFallback: () => this.#runExitFallback(),
     };
     join(this.#proc, this.#participant);
+    this.#stopWatchingDisconnect = onDisconnect(() => this.startProcessShutdown('disconnect'));
   }
 
   /** Leaves the coordinator: the lifecycle is closed. */
   leave(): void {
     if (this.#participant !== undefined) leave(this.#proc, this.#participant);
+    this.#stopWatchingDisconnect?.();
   }
 
   /** Starts a process-level shutdown of every lifecycle in the process (a cluster disconnect). */
