@@ -1,7 +1,7 @@
 import { get, open } from './clients';
 import { disposableAgent } from './disposable-agent';
 import { firstChunk, readBody } from './read-body';
-import { startFixture } from './start-fixture';
+import { runtime, startFixture } from './start-fixture';
 
 // The built adapters in real processes: fixtures/<framework>.mjs and .cjs (support/adapter-app.cjs).
 const describePosix = process.platform === 'win32' ? describe.skip : describe;
@@ -61,7 +61,11 @@ describePosix.each(fixtures)('$api in a real process ($file)', ({ framework, fil
       using agent = disposableAgent({ keepAlive: true });
       expect((await get(`${app.url}/register`, agent)).status).toBe(200);
       const response = await get(`${app.url}/close`, agent);
-      expect(response).toMatchObject({ status: 200, body: 'closing', headers: { connection: 'close' } });
+      // On Deno (2.9.6) the answer to the very request that calls fastify.close() leaves before the
+      // drain marks it `Connection: close`: it is answered all the same, and its connection is then
+      // closed as idle (README, runtime table).
+      const connection = runtime.kind === 'deno' ? expect.stringMatching(/^(close|keep-alive)$/) : 'close';
+      expect(response).toMatchObject({ status: 200, body: 'closing', headers: { connection } });
       expect(await app.exited).toEqual({ code: 0, signal: null });
       // 'exit:natural' comes from 'beforeExit', which Lifespan's process.exit() never emits.
       expect(app.lines()).toEqual(['drain:request', 'close:pool', 'close:server', 'exit:natural']);

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { startFixture } from './start-fixture';
+import { runtime, startFixture } from './start-fixture';
 import type { Fixture } from './start-fixture';
 
 const describeUnix = process.platform === 'win32' ? describe.skip : describe;
@@ -38,8 +38,11 @@ describeUnix('stopWorkersOnSignal() (the cluster recipe of docs/kubernetes.md)',
     const workers = primary.events('spawned').map((event) => event['pid'] as number);
     expect(workers).toHaveLength(2);
     const requests = await inFlight(primary, 10);
-    // Both workers carry some of them.
-    expect(new Set(primary.events('arrived').map((event) => event['pid']))).toEqual(new Set(workers));
+    // Both workers carry some of them; Bun's cluster (1.4.5) does not spread connections over its
+    // workers (all 10 reached one of them in every run here), so there it is one or both.
+    const carriers = new Set(primary.events('arrived').map((event) => event['pid'] as number));
+    if (runtime.kind === 'bun') expect(workers).toEqual(expect.arrayContaining([...carriers]));
+    else expect(carriers).toEqual(new Set(workers));
 
     signal(primary);
     expect(await Promise.all(requests)).toEqual(Array.from({ length: 10 }, () => '200'));

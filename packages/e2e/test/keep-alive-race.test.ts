@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { get } from './clients';
 import { nginxConfig, startProxy, upstreamErrors } from './real-proxy';
-import { startFixture } from './start-fixture';
+import { runtime, startFixture } from './start-fixture';
 
 // The race of issue 15, item 1, behind real nginx with retries off: nginx keeps idle upstream
 // connections longer (3 s here, 60 s by default) than the app (500 ms + Node's 1 s buffer here,
@@ -12,6 +12,11 @@ const nginxKeepAliveMs = 3000;
 const probes = 3;
 
 const describeUnix = process.platform === 'win32' ? describe.skip : describe;
+// The control shows Node's own keep-alive timer losing the race; the fixture stalls the loop around
+// that timer (node:net's). Bun closes idle connections from its native server, whose timer the
+// fixture cannot reach, so the race does not open there: the control is Node's (and Deno's, whose
+// node:net it is); the test that proves Lifespan (below) runs on every runtime.
+const itWhereTheRaceOpens = runtime.kind === 'bun' ? it.skip : it;
 
 interface Probe {
   idleMs: number;
@@ -54,7 +59,7 @@ async function probeThroughNginx(env: Record<string, string>, idleFor: (armedMs:
 }
 
 describeUnix('keep-alive race behind nginx (keepAliveTimeoutMs)', () => {
-  it('without it, nginx reuses a connection as Node closes it: its client gets a 502', async () => {
+  itWhereTheRaceOpens('without it, nginx reuses a connection as Node closes it: its client gets a 502', async () => {
     const { results, armedMs, log } = await probeThroughNginx({ KEEP_ALIVE_TIMEOUT_MS: 'false' }, (armed) => Array.from({ length: probes }, () => armed - 150));
     // Node's own timer: the app's 500 ms plus Node's buffer (1 s on Node 20), shorter than nginx's 3 s.
     expect(armedMs).toBeLessThan(nginxKeepAliveMs);
