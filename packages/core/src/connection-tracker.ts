@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { currentResponse, readingRequest } from './node-internals.js';
+import { currentResponse, lastRequestRead, readingRequest } from './node-internals.js';
 import { now } from './run-hook.js';
 import { kObserved } from './symbols.js';
 
@@ -18,6 +18,12 @@ export interface Connection {
   readonly watchedFromStart: boolean;
   /** Public tracking only: its responses not yet closed, oldest first. */
   responses: ServerResponse[] | undefined;
+  /** Node's records only: responses read behind the one being written (pipelined), oldest first; only once a pipeline was seen. */
+  queued: ServerResponse[] | undefined;
+  /** The response Lifespan put `Connection: close` on: the last one read on this connection. */
+  closing: ServerResponse | undefined;
+  /** Node's records only: the last request read, when its response was out of sight at shutdown (pipelined before it began). */
+  unseen: IncomingMessage | undefined;
   /** Public tracking only: it may carry a request nobody saw (open before it could be watched). */
   unknown: boolean;
   /** Handed over to the app by an `'upgrade'` or `'connect'` event (WebSocket, CONNECT tunnel). */
@@ -37,6 +43,8 @@ export interface ConnectionEvents {
   adopted(connection: Connection): void;
   /** A connection or session closed, or a watched response did. */
   closed(connection: Connection | undefined): void;
+  /** A connection closed (told before `closed`): what was read on it and not answered never will be. */
+  gone(connection: Connection): void;
 }
 
 type Observed = ServerResponse & { [kObserved]?: Connection };
@@ -88,6 +96,9 @@ export class ConnectionTracker {
       openedAt: now(),
       watchedFromStart: fromStart,
       responses: undefined,
+      queued: undefined,
+      closing: undefined,
+      unseen: undefined,
       unknown: false,
       upgraded: false,
     };
@@ -111,11 +122,59 @@ export class ConnectionTracker {
     return connection === undefined ? undefined : this.current(connection);
   }
 
-  /** The responses not yet written on `connection`: the current one (and, where known, those queued behind it). */
+  /**
+   * A request was read on `connection`: one read while another response occupies the socket is
+   * pipelined, queued by Node behind it. Costs one read per request; the queue exists only once a
+   * pipeline was seen.
+   */
+  requestRead(connection: Connection, res: ServerResponse): void {
+    if (this.#public) return;
+    const current = currentResponse(connection.socket);
+    if (current == null || current === res) return;
+    const queued = (connection.queued = connection.queued?.filter(unsent) ?? []);
+    if (!queued.includes(res)) queued.push(res);
+  }
+
+  /** The responses not yet written on `connection`, in the order they were read: the current one and those queued behind it. */
   pending(connection: Connection): readonly ServerResponse[] {
     if (this.#public) return connection.responses ?? [];
     const res = currentResponse(connection.socket);
-    return res == null ? [] : [res];
+    const queued = connection.queued?.filter((candidate) => candidate !== res && unsent(candidate)) ?? [];
+    return res == null ? queued : [res, ...queued];
+  }
+
+  /**
+   * The response of the last request read on `connection`, the one that can end it without dropping
+   * another; undefined if none is pending, or if Node read a later request whose response is out of
+   * sight (pipelined before shutdown began: it is found once it reaches the socket).
+   */
+  lastRead(connection: Connection): ServerResponse | undefined {
+    const pending = this.pending(connection);
+    const last = pending[pending.length - 1];
+    if (last === undefined || this.#public) return last;
+    return lastRequestRead(connection.socket) === last.req ? last : undefined;
+  }
+
+  /**
+   * Shutdown began: remembers the last request read on `connection` if its response is out of
+   * sight (queued in Node behind the known ones, read before requests were tracked one by one).
+   * Node's parser keeps that request until its response finishes.
+   */
+  noteUnseen(connection: Connection): void {
+    if (this.#public) return;
+    const pending = this.pending(connection);
+    const last = pending[pending.length - 1];
+    const read = lastRequestRead(connection.socket) as IncomingMessage | null | undefined;
+    connection.unseen = last !== undefined && read != null && read !== last.req ? read : undefined;
+  }
+
+  /**
+   * Responses read on a connection that closed before Node gave them its socket: their requests were
+   * read (their handlers ran) and can never be answered.
+   */
+  unanswerable(connection: Connection): ServerResponse[] {
+    const list = this.#public ? connection.responses : connection.queued;
+    return list?.filter((res) => !res.writableFinished && res.socket == null) ?? [];
   }
 
   /** Whether a response occupies `connection` (or, watched publicly, whether that cannot be known). */
@@ -191,6 +250,7 @@ export class ConnectionTracker {
   /** For the drainer's modules only. */
   connectionClosed(connection: Connection): void {
     if (connection.timer !== undefined) clearTimeout(connection.timer);
+    this.#events.gone(connection);
     this.connections.delete(connection);
     this.#events.closed(connection);
   }
@@ -208,6 +268,11 @@ export class ConnectionTracker {
     // Requests it carried before it was watched went unseen, unless it never carried a byte.
     if (!connection.watchedFromStart && connection.socket.bytesRead > 0) connection.unknown = true;
   }
+}
+
+/** Not yet fully written to its socket. */
+function unsent(res: ServerResponse): boolean {
+  return !res.writableFinished && !res.destroyed;
 }
 
 function onSocketClose(this: Socket): void {

@@ -18,7 +18,8 @@ export type LifecycleErrorCode =
   | 'ERR_LIFESPAN_SIGNALS_NOT_FORWARDED'
   | 'ERR_LIFESPAN_CONNECTIONS_DESTROYED'
   | 'ERR_LIFESPAN_DRAIN_FAILED'
-  | 'ERR_LIFESPAN_CALLBACK_FAILED';
+  | 'ERR_LIFESPAN_CALLBACK_FAILED'
+  | 'ERR_LIFESPAN_REQUESTS_UNANSWERED';
 
 /** The closed list of codes, for documentation tests and exhaustive switches. */
 export const errorCodes: readonly LifecycleErrorCode[] = [
@@ -41,6 +42,7 @@ export const errorCodes: readonly LifecycleErrorCode[] = [
   'ERR_LIFESPAN_CONNECTIONS_DESTROYED',
   'ERR_LIFESPAN_DRAIN_FAILED',
   'ERR_LIFESPAN_CALLBACK_FAILED',
+  'ERR_LIFESPAN_REQUESTS_UNANSWERED',
 ];
 
 /** Base class of every error Lifespan throws or reports; branch on `code`, not on the class. */
@@ -159,6 +161,14 @@ export class RequestsAbortedError extends LifecycleError {
     readonly timeoutMs: number,
   ) {
     super(`${requests} in-flight request(s) had not finished after ${timeoutMs} ms; their connections were destroyed`);
+  }
+}
+
+/** Requests were read (their handlers ran) on connections that closed before their responses could be written. */
+export class RequestsUnansweredError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_REQUESTS_UNANSWERED';
+  constructor(readonly requests: number) {
+    super(`${requests} request(s) were read during the drain but their connection closed before their response could be written (pipelined behind a response that ended it, or the client hung up)`);
   }
 }
 

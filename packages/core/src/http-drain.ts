@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { debuglog } from 'node:util';
 import { ConnectionTracker } from './connection-tracker.js';
-import { ConnectionsDestroyedError, DrainFailedError } from './errors.js';
+import { ConnectionsDestroyedError, DrainFailedError, RequestsUnansweredError } from './errors.js';
 import type { LifecycleError } from './errors.js';
 import type { Connection } from './connection-tracker.js';
 import { IdleCloser } from './idle-closer.js';
@@ -68,6 +68,9 @@ export class HttpDrainer implements InflightOwner {
         // A response watched publicly may have been what kept its connection busy.
         if (connection !== undefined && this.#closing) this.#closer.schedule(connection);
         this.checkSettled();
+      },
+      gone: (connection) => {
+        if (this.shutdownReason !== undefined) this.#inFlight.connectionClosed(connection);
       },
     });
     this.#connections = connections;
@@ -158,7 +161,8 @@ export class HttpDrainer implements InflightOwner {
       // A connection opened before its server was attached is adopted at its first request.
       const socket = req.socket as Socket | null;
       if (socket !== null && typeof socket.end === 'function') {
-        this.#connections.adopt(socket);
+        const connection = this.#connections.adopt(socket);
+        this.#connections.requestRead(connection, res);
         if (this.#connections.watchesRequests) this.#connections.observe(req, res);
       }
       return;
@@ -213,6 +217,7 @@ export class HttpDrainer implements InflightOwner {
     const settled = await this.#settledWithin(budget);
     clearInterval(this.#sweep);
     const stats = this.#inFlight.stats;
+    if (stats.unansweredRequests > 0) this.#errors.push(new RequestsUnansweredError(stats.unansweredRequests));
     if (settled) {
       this.#emit({ type: 'drained', completed: stats.completedDuringDrain });
       return;

@@ -23,6 +23,7 @@ export {
   LifecycleError,
   RegisterTooLateError,
   RequestsAbortedError,
+  RequestsUnansweredError,
   StartupAbortedError,
   StartupFailedError,
   UncaughtError,

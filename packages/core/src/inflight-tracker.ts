@@ -24,6 +24,7 @@ export interface MutableDrainStats {
   inFlightAtStart: number;
   completedDuringDrain: number;
   abortedRequests: number;
+  unansweredRequests: number;
   idleConnectionsClosed: number;
   connectionsDestroyed: number;
 }
@@ -34,7 +35,7 @@ export interface MutableDrainStats {
  */
 export class InflightTracker {
   readonly responses = new Set<Tracked>();
-  readonly stats: MutableDrainStats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
+  readonly stats: MutableDrainStats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, unansweredRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
   readonly #owner: InflightOwner;
   readonly #connections: ConnectionTracker;
   readonly #closer: IdleCloser;
@@ -57,6 +58,7 @@ export class InflightTracker {
     // (What http-terminator reads too); from here on every request is tracked as it arrives.
     for (const connection of this.#connections.connections) {
       for (const res of this.#connections.pending(connection)) if (res.req !== undefined) this.track(res.req, res);
+      this.#connections.noteUnseen(connection);
     }
     this.stats.inFlightAtStart = this.responses.size;
   }
@@ -85,19 +87,46 @@ export class InflightTracker {
     // connection behind it: nothing to drain, and it never closes.
     if (socket !== null && typeof socket.end === 'function' && res instanceof ServerResponse) {
       const connection = this.#connections.adopt(socket);
+      this.#connections.requestRead(connection, res);
       this.#connections.observe(req, res);
       this.#closer.cancel(connection);
       tracked[kConnection] = connection;
       // A keep-alive socket can deliver another request after draining began;
       // serve it, but with `Connection: close`, so the client reconnects elsewhere and nothing is lost.
-      if (this.#owner.closing) closeAfter(res);
+      if (this.#owner.closing) closeLast(connection, this.#connections);
     }
     res.on('close', onResponseClose);
   }
 
-  /** The listeners just closed: `Connection: close` on every response still able to carry it. */
+  /** The listeners just closed: `Connection: close` on the last response read on each connection, if it can still carry it. */
   closeConnections(): void {
-    for (const res of this.responses) if (res instanceof ServerResponse) closeAfter(res);
+    const connections = new Set<Connection>();
+    for (const res of this.responses) {
+      const connection = res[kConnection];
+      if (connection !== undefined) connections.add(connection);
+      else if (res instanceof ServerResponse && !res.headersSent) res.setHeader('Connection', 'close');
+    }
+    for (const connection of connections) closeLast(connection, this.#connections);
+  }
+
+  /**
+   * `connection` closed: the requests read on it that Node never gave the socket to (pipelined
+   * behind a response that ended the connection, or a client that hung up) will never be answered.
+   * They are counted, and not waited for.
+   */
+  connectionClosed(connection: Connection): void {
+    for (const res of this.#connections.unanswerable(connection) as Tracked[]) {
+      if (res[kTracked] !== this || !this.responses.has(res)) continue;
+      this.responses.delete(res);
+      (res.req as ScopedRequest | undefined)?.[kRequestScope]?.finish();
+      this.stats.unansweredRequests++;
+    }
+    // Pipelined before shutdown and never given the socket: at least the last one read (those
+    // between it and the ones seen left no trace that can be read at no cost per request).
+    if (connection.unseen !== undefined) {
+      connection.unseen = undefined;
+      this.stats.unansweredRequests++;
+    }
   }
 
   /** The scope of a request, created on first use. */
@@ -128,7 +157,12 @@ export class InflightTracker {
     if (connection !== undefined) {
       // A pipelined request answered before shutdown began is next on this connection now.
       const next = this.#connections.current(connection) as Tracked | null | undefined;
-      if (next != null && next !== res && next[kTracked] === undefined && next.req !== undefined) this.track(next.req, next);
+      if (next != null && next !== res && next[kTracked] === undefined && next.req !== undefined) {
+        // Read before shutdown began, out of sight until now.
+        this.stats.inFlightAtStart++;
+        if (connection.unseen === next.req) connection.unseen = undefined;
+        this.track(next.req, next);
+      }
       if (this.#owner.closing) this.#closer.schedule(connection);
     }
     this.#owner.checkSettled();
@@ -149,9 +183,23 @@ export class InflightTracker {
   }
 }
 
-/** Ends the connection after `res` (public API; the header also tells the client why). */
-function closeAfter(res: ServerResponse): void {
-  if (!res.headersSent) res.setHeader('Connection', 'close');
+/**
+ * Ends `connection` after the last response read on it (public API; the header also tells the
+ * client why). Node drops every response queued behind one that ends the connection, so with
+ * pipelined requests the header moves to the newest one read, as long as it has not been sent.
+ */
+function closeLast(connection: Connection, connections: ConnectionTracker): void {
+  const last = connections.lastRead(connection);
+  const marked = connection.closing;
+  if (last === marked) return;
+  if (marked !== undefined && !marked.headersSent) {
+    marked.removeHeader('Connection');
+    connection.closing = undefined;
+  }
+  // Sent already (or not known yet): the connection is closed once idle, after the grace.
+  if (last === undefined || last.headersSent) return;
+  last.setHeader('Connection', 'close');
+  connection.closing = last;
 }
 
 function onResponseClose(this: Tracked): void {

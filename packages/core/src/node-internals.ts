@@ -41,6 +41,8 @@ interface Readers {
   socketTimer(socket: Socket): unknown;
   /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/internal/timers.js#L429 (_idleStart: libuv's clock when a Timeout was armed) */
   timerStart(timer: unknown): unknown;
+  /** @see https://github.com/nodejs/node/blob/v24.22.3/lib/_http_common.js#L82 (parserOnHeadersComplete: parser.incoming is the request whose head was read last) */
+  parserIncoming(socket: Socket): unknown;
 }
 
 const nodeReaders: Readers = {
@@ -56,6 +58,7 @@ const nodeReaders: Readers = {
     return symbol === undefined ? undefined : (socket as unknown as Record<symbol, unknown>)[symbol];
   },
   timerStart: (timer) => (timer as { _idleStart?: unknown } | null | undefined)?._idleStart,
+  parserIncoming: (socket) => (socket as { parser?: { incoming?: unknown } | null }).parser?.incoming,
 };
 
 let readers = nodeReaders;
@@ -135,8 +138,9 @@ export function checkRequest(req: IncomingMessage, res: ServerResponse): boolean
   found.bytesRead = socket.bytesRead > 0;
   if (!found.bytesRead) degraded('bytesRead', 'socket.bytesRead (0 after a request)', 'every idle connection gets the whole grace');
   const message = readers.httpMessage(socket) as { socket?: unknown } | null | undefined;
-  found.currentResponse = message === res || (message != null && message.socket === socket);
-  if (!found.currentResponse) degraded('currentResponse', `socket._httpMessage (${source}/_http_server.js#L300)`, "requests tracked through the 'request' event");
+  // And the request just read is the parser's last (how a pipeline queued out of sight is told apart).
+  found.currentResponse = (message === res || (message != null && message.socket === socket)) && readers.parserIncoming(socket) === req;
+  if (!found.currentResponse) degraded('currentResponse', `socket._httpMessage, socket.parser.incoming (${source}/_http_server.js#L300)`, "requests tracked through the 'request' event");
   return found.currentResponse;
 }
 
@@ -169,6 +173,14 @@ export function checkSockets(sockets: Iterable<Socket>): boolean | undefined {
 /** The response node:http is writing on `socket` (pipelined ones queue behind it), or null. Valid where `currentResponse`. */
 export function currentResponse(socket: Socket): ServerResponse | null | undefined {
   return readers.httpMessage(socket) as ServerResponse | null | undefined;
+}
+
+/**
+ * The request whose head node:http read last on `socket` (pipelined ones included: Node queues
+ * their responses behind the one being written, out of sight). Valid where `currentResponse`.
+ */
+export function lastRequestRead(socket: Socket): unknown {
+  return readers.parserIncoming(socket);
 }
 
 /**

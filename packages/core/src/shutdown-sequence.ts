@@ -24,7 +24,7 @@ export interface SequenceParts {
   reportError(error: unknown): void;
 }
 
-const zeroStats: DrainStats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
+const zeroStats: DrainStats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, unansweredRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
 
 /**
  * One shutdown, start to report: drain (drain hooks, HTTP drain, the framework's close), then

@@ -79,6 +79,8 @@ export interface DrainStats {
   readonly completedDuringDrain: number;
   /** In-flight requests whose connection was destroyed at the drain timeout or deadline. */
   readonly abortedRequests: number;
+  /** Requests read (their handlers ran) on a connection that closed before their response could be written: pipelined behind a response that ended the connection, or the client hung up. */
+  readonly unansweredRequests: number;
   /** Idle connections closed gently (`FIN`) during the drain. */
   readonly idleConnectionsClosed: number;
   /** Connections (upgraded ones included) destroyed at the drain timeout or deadline. */

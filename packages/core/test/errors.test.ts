@@ -33,6 +33,7 @@ const union: Record<LifecycleErrorCode, true> = {
   ERR_LIFESPAN_CONNECTIONS_DESTROYED: true,
   ERR_LIFESPAN_DRAIN_FAILED: true,
   ERR_LIFESPAN_CALLBACK_FAILED: true,
+  ERR_LIFESPAN_REQUESTS_UNANSWERED: true,
 };
 
 type ErrorClass = new (...args: unknown[]) => LifecycleError;

@@ -126,6 +126,7 @@ describe.each([
   ['socket._httpMessage', { httpMessage: () => undefined }],
   ["the server's connections list", { connectionsList: () => undefined }],
   ["the socket's timer", { socketTimer: () => undefined }],
+  ["the parser's last request (socket.parser.incoming)", { parserIncoming: () => undefined }],
 ])('without %s (public fallback)', (_name, replacement) => {
   beforeEach(() => {
     restore = overrideInternals(replacement);
