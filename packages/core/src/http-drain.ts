@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
 import { debuglog } from 'node:util';
 import { ConnectionTracker } from './connection-tracker.js';
@@ -171,7 +172,7 @@ export class HttpDrainer implements InflightOwner {
   }
 
   /** The scope of a tracked request, created on first use. */
-  scope(req: IncomingMessage): RequestScope {
+  scope(req: IncomingMessage | Http2ServerRequest): RequestScope {
     return this.#inFlight.scope(req);
   }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import { InvalidArgumentError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { serverOf } from './node-internals.js';
@@ -29,7 +30,7 @@ export function trackRequest(lifecycle: Lifecycle, req: IncomingMessage, res: Se
 }
 
 /** The request-scoped shutdown handle (`onShutdown`, `shutdownSignal`) of a request, made on first use. */
-export function requestScope(lifecycle: Lifecycle, req: IncomingMessage): RequestScope {
+export function requestScope(lifecycle: Lifecycle, req: IncomingMessage | Http2ServerRequest): RequestScope {
   return lifecycle.requestScope(req);
 }
 

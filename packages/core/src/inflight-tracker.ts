@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
-import { ServerResponse } from 'node:http';
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2Stream } from 'node:http2';
 import type { Connection, ConnectionTracker } from './connection-tracker.js';
 import type { IdleCloser } from './idle-closer.js';
 import { RequestScope } from './request-scope.js';
@@ -130,12 +130,19 @@ export class InflightTracker {
   }
 
   /** The scope of a request, created on first use. */
-  scope(req: IncomingMessage): RequestScope {
+  scope(req: IncomingMessage | Http2ServerRequest): RequestScope {
     const scoped = req as ScopedRequest;
     let scope = scoped[kRequestScope];
     if (scope === undefined) {
       scope = new RequestScope(this.#owner);
       scoped[kRequestScope] = scope;
+      // node:http2's compatibility API: the request's stream is its whole life (public `req.stream`).
+      const stream = (req as { stream?: Partial<Http2Stream> }).stream;
+      if (!(req instanceof IncomingMessage) && stream !== undefined && typeof stream.once === 'function') {
+        if (stream.closed === true || stream.destroyed === true) scope.finish();
+        else stream.once('close', () => scope!.finish());
+        return scope;
+      }
       const res = this.#responseOf(scoped);
       // A response that already ended (or cannot be found) will never report its end:
       // such a scope must not join the watchers, or it would stay there for good.

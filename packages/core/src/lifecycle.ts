@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import { announceReady, isDisconnecting } from './cluster-worker.js';
 import { AlreadyShutDownError, CallbackFailedError, InvalidArgumentError, RegisterTooLateError, StartupAbortedError, StartupFailedError } from './errors.js';
 import type { LifecycleError } from './errors.js';
@@ -221,10 +222,10 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
   }
 
   /**
-   * The request-scoped shutdown handle of a tracked request (created on first use).
+   * The request-scoped shutdown handle of a tracked request (created on first use); node:http2's compatibility requests too.
    * @internal Adapters: `requestScope()` from `@lifespan/core/http`.
    */
-  requestScope(req: IncomingMessage): RequestScope {
+  requestScope(req: IncomingMessage | Http2ServerRequest): RequestScope {
     return (this.#drainer ?? this.#createDrainer()).scope(req);
   }
 

@@ -1,6 +1,7 @@
 import { debuglog } from 'node:util';
 import { Server as NetServer } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SessionLike } from './connection-tracker.js';
@@ -101,6 +102,13 @@ export class ServerRegistry {
     });
     if (http2) {
       this.#on(record, 'session', (session: Http2SessionLike) => events.session(session));
+      // createSecureServer({ allowHTTP1: true }) serves HTTP/1.1 clients with node:http's own code
+      // on their TLS sockets: drain those as an https server's.
+      if (server instanceof TlsServer) {
+        this.#on(record, 'secureConnection', (socket: TLSSocket) => {
+          if (socket.alpnProtocol !== 'h2') events.connection(socket, true);
+        });
+      }
     } else {
       this.#on(record, server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => events.connection(socket, true));
       // The public sign of a socket handed over (WebSocket, CONNECT tunnel); on Node 26 it also

@@ -1,6 +1,7 @@
 import http from 'node:http';
+import http2 from 'node:http2';
 import { freeSocketCount, idleKeepAlive, open, unusedConnections } from './clients';
-import { losses, noLoss, sigtermUnderLoad } from './load-harness';
+import { losses, noLoss, sigtermUnderLoad, testCa } from './load-harness';
 import type { LoadPlan, UnderLoad } from './load-harness';
 import { recordTiming, startFixture } from './start-fixture';
 
@@ -210,8 +211,8 @@ describePosix('lifecycle.attach(server) on SIGTERM: what issue 12 says is lost t
     expectNoLoss(result);
   });
 
-  // Issue 12 item 3 (HTTP/2 servers): HTTP/1.1 connections of createSecureServer({ allowHTTP1: true }) are not drained.
-  it.failing('answers HTTP/1.1 requests in flight on http2.createSecureServer({ allowHTTP1: true })', async () => {
+  // Issue 12 item 3 (HTTP/2 servers): HTTP/1.1 connections of createSecureServer({ allowHTTP1: true }) were not drained.
+  it('answers HTTP/1.1 requests in flight on http2.createSecureServer({ allowHTTP1: true })', async () => {
     const result = await sigtermUnderLoad('h2.mjs', { H2: 'tls-http1' }, [{ secure: true, clients: [{ kind: 'agent', count: 5, path: '/slow?ms=200&after=shutdown', maxRequests: 1 }] }], {
       signalWhen: (app) => app.events('arrived').length === 5,
     });
@@ -220,6 +221,32 @@ describePosix('lifecycle.attach(server) on SIGTERM: what issue 12 says is lost t
 });
 
 describePosix('lifecycle.attach(http2 server) on SIGTERM', () => {
+  // Issue 12 item 3: on node:http2's compatibility API shutdownSignal never aborted, so the stream
+  // was cut at drainTimeoutMs.
+  it.each(['h2c', 'tls'])('ends a Server-Sent Events stream over HTTP/2 through shutdownSignal, then exits 0 (%s)', async (mode) => {
+    const app = await startFixture('h2.mjs', { H2: mode });
+    const client = http2.connect(`${mode === 'h2c' ? 'http' : 'https'}://localhost:${app.port}`, { ca: testCa });
+    client.on('error', () => undefined);
+    try {
+      const stream = client.request({ ':path': '/sse' });
+      let body = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => (body += chunk));
+      const ended = new Promise<void>((resolve, reject) => {
+        stream.on('end', resolve);
+        stream.on('error', reject);
+      });
+      await app.until(() => app.events('arrived').length === 1, 'the stream to open');
+      app.kill('SIGTERM');
+      await ended;
+      expect(body).toBe('data: hello\n\nevent: end\ndata: bye\n\n');
+      expect(await app.exited).toEqual({ code: 0, signal: null });
+      expect(app.lines()).toEqual(['drain:request', 'close:server']);
+    } finally {
+      client.destroy();
+    }
+  });
+
   it.each([
     { mode: 'h2c', secure: false },
     { mode: 'tls', secure: true },
