@@ -129,10 +129,14 @@ export class ConnectionTracker {
    */
   requestRead(connection: Connection, res: ServerResponse): void {
     if (this.#public) return;
+    // The responses written since the last request are let go.
+    if (connection.queued !== undefined) {
+      const queued = connection.queued.filter(unsent);
+      connection.queued = queued.length > 0 ? queued : undefined;
+    }
     const current = currentResponse(connection.socket);
-    if (current == null || current === res) return;
-    const queued = (connection.queued = connection.queued?.filter(unsent) ?? []);
-    if (!queued.includes(res)) queued.push(res);
+    if (current == null || current === res || connection.queued?.includes(res)) return;
+    (connection.queued ??= []).push(res);
   }
 
   /** The responses not yet written on `connection`, in the order they were read: the current one and those queued behind it. */
