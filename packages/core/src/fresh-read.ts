@@ -10,6 +10,11 @@ export interface LoopTurns {
 
 const eventLoop: LoopTurns = { now, next: (fn) => void setImmediate(fn) };
 
+/** The bound of a turn at first: an idle event loop turns in a few microseconds. */
+const quickTurnMs = 0.05;
+/** The share of the time waited so far that a turn may take: the bound grows as the wait does. */
+const patience = 0.05;
+
 /**
  * Runs decisions about idle connections right after the event loop has polled every socket, while
  * what it read is still true: a request whose bytes reached the kernel before the decision has been
@@ -17,19 +22,21 @@ const eventLoop: LoopTurns = { now, next: (fn) => void setImmediate(fn) };
  * stall of the process) closes connections whose next request sits unread in the kernel's buffer.
  *
  * Two check phases in a row have a poll phase between them: when the second comes at most `limit`
- * ms after the first, that poll is at most `limit` ms old. A turn that took longer (a process starved
- * of CPU, a long poll phase) decides nothing; the bound doubles on each slow turn, up to `maxMs()`,
- * and never beyond it: a read older than the grace is what the grace exists to exclude. The drain
- * timeout bounds the wait. Decisions run in the order they were asked for, and only while the turn
- * is within its bound: the rest wait for the next quick turn.
+ * ms after the first, that poll is at most `limit` ms old. The bound starts at 50 µs (an idle loop
+ * turns in a few; a request written within it of the decision still meets the close, like one
+ * crossing it on the wire). A slower turn (a process starved of CPU, a poll phase busy with other
+ * connections) decides nothing, and the next one is tried; the bound grows with the wait (5% of the
+ * time waited so far) up to `maxMs()`, and never beyond it: a read older than the grace is what the
+ * grace exists to exclude. The drain timeout bounds the wait. Decisions run in the order they were
+ * asked for, and only while the turn is within its bound: the rest wait for the next quick turn.
  */
 export class FreshRead {
   readonly #turns: LoopTurns;
   readonly #maxMs: () => number;
   #queue: (() => void)[] = [];
   #waiting = false;
+  #waitStart = 0;
   #turnStart = 0;
-  #limitMs = 1;
 
   /** `maxMs()`: the longest a read may be old (the idle grace); at least 1 ms. */
   constructor(maxMs: () => number, turns: LoopTurns = eventLoop) {
@@ -42,6 +49,7 @@ export class FreshRead {
     this.#queue.push(decide);
     if (this.#waiting) return;
     this.#waiting = true;
+    this.#waitStart = this.#turns.now();
     // Asked from an I/O callback, the next check phase follows this poll, not a new one: the turn
     // to measure starts in that check phase.
     this.#turns.next(this.#begin);
@@ -53,19 +61,19 @@ export class FreshRead {
   };
 
   readonly #turn = (): void => {
-    const limit = this.#limitMs;
-    if (this.#turns.now() - this.#turnStart > limit) {
-      this.#limitMs = Math.min(limit * 2, Math.max(1, this.#maxMs()));
+    const now = this.#turns.now();
+    const limit = Math.min(Math.max(quickTurnMs, (this.#turnStart - this.#waitStart) * patience), Math.max(1, this.#maxMs()));
+    if (now - this.#turnStart > limit) {
       this.#begin();
       return;
     }
-    this.#limitMs = 1;
     const queue = this.#queue;
     let done = 0;
     try {
       while (done < queue.length && this.#turns.now() - this.#turnStart <= limit) queue[done++]!();
     } finally {
       queue.splice(0, done);
+      this.#waitStart = this.#turns.now();
       if (queue.length > 0) this.#begin();
       else this.#waiting = false;
     }
