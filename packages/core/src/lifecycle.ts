@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { debuglog } from 'node:util';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
@@ -12,6 +11,8 @@ import type { HookRecord } from './hook-registry.js';
 import { HostSet } from './host-bridge.js';
 import type { HostBridge } from './host-bridge.js';
 import { HttpDrainer } from './http-drain.js';
+import { ListenerSet } from './listeners.js';
+import type { Listener } from './listeners.js';
 import type { DrainableServer } from './http-drain.js';
 import { applyKeepAliveTimeout } from './keep-alive.js';
 import { containedLogger, describeDrainEvent } from './log-format.js';
@@ -50,22 +51,14 @@ export interface LifecycleEnvironment {
   readonly extraOptionKeys?: readonly string[];
 }
 
-// EventEmitter without its constructor. EventEmitter.init() run on one more class of object made V8
-// optimize node:http's OutgoingMessage and IncomingMessage constructors, which inline it, with
-// generic property access: merely creating a lifecycle cost every Fastify request 1.4% more
-// instructions (bench/README.md). EventEmitter's methods create `_events` on first use, and what
-// init() would copy (maxListeners, captureRejections) is read from EventEmitter.prototype instead.
-function UninitializedEmitter(): void {}
-UninitializedEmitter.prototype = EventEmitter.prototype;
-const Emitter = UninitializedEmitter as unknown as typeof EventEmitter;
-
 /**
  * The application's lifecycle: hooks registered once, a shutdown that runs each of them once,
  * HTTP draining for attached servers, process signals and readiness. The class coordinates; what
  * it coordinates lives in its own module: the hook registries, the shutdown sequence, the health
  * checks, the framework hosts, the process participant and the HTTP drainer.
  */
-export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposable {
+export class Lifecycle implements AsyncDisposable {
+  readonly #listeners = new ListenerSet<LifecycleEvents>();
   readonly #options: ResolvedOptions;
   readonly #process: ProcessLike;
   readonly #shutdownHooks: HookRegistry<ShutdownPhase>;
@@ -90,7 +83,6 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
 
   /** @internal Users: `createLifecycle()`; tests: `createTestLifecycle()` from `@lifespan/core/testing`. */
   constructor(options: LifecycleOptions | undefined, environment: LifecycleEnvironment) {
-    super();
     this.#options = resolveOptions(options, environment.extraOptionKeys);
     this.#process = environment.process;
     this.#log = containedLogger(this.#options.logger, this.#process.stderr ?? process.stderr);
@@ -139,6 +131,38 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
   /** Requests in flight on attached (or lazily attached) servers. */
   get inFlight(): number {
     return this.#drainer?.inFlight ?? 0;
+  }
+
+  /**
+   * Calls `listener` on each `event`: `state` (state, previous), `hookStart` (name, phase),
+   * `hookEnd` (result), `drain` (event). A listener that throws is reported
+   * (`ERR_LIFESPAN_CALLBACK_FAILED`) and never breaks the shutdown.
+   */
+  on<Event extends keyof LifecycleEvents>(event: Event, listener: Listener<LifecycleEvents[Event]>): this {
+    this.#listeners.add(event, listener, false);
+    return this;
+  }
+
+  /** As `on()`, for the next `event` only. */
+  once<Event extends keyof LifecycleEvents>(event: Event, listener: Listener<LifecycleEvents[Event]>): this {
+    this.#listeners.add(event, listener, true);
+    return this;
+  }
+
+  /** Removes a listener added with `on()` or `once()`. */
+  off<Event extends keyof LifecycleEvents>(event: Event, listener: Listener<LifecycleEvents[Event]>): this {
+    this.#listeners.remove(event, listener);
+    return this;
+  }
+
+  /** The same as `off()`, for code written against EventEmitter (`events.once(lifecycle, 'state')`). */
+  removeListener<Event extends keyof LifecycleEvents>(event: Event, listener: Listener<LifecycleEvents[Event]>): this {
+    return this.off(event, listener);
+  }
+
+  /** How many listeners `event` has. */
+  listenerCount(event: keyof LifecycleEvents): number {
+    return this.#listeners.count(event);
   }
 
   /**
@@ -331,8 +355,12 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
         else void this.shutdown('server.close');
       },
       onDrainEvent: (event) => {
-        this.emit('drain', event);
+        // Every listener runs; the first failure goes back to the drainer, which reports the step
+        // that failed (ERR_LIFESPAN_DRAIN_FAILED) and goes on.
+        const failures: unknown[] = [];
+        this.#listeners.notify('drain', [event], this, (error) => void failures.push(error));
         this.#log?.info(`lifespan: ${describeDrainEvent(event)}`);
+        if (failures.length > 0) throw failures[0];
       },
       reportScopeError: (error) => this.#log?.error('lifespan: request onShutdown callback failed', error),
     });
@@ -399,16 +427,13 @@ export class Lifecycle extends Emitter<LifecycleEvents> implements AsyncDisposab
    * keeping the listeners after it from running.
    */
   #notify<Event extends keyof LifecycleEvents>(event: Event, ...args: LifecycleEvents[Event]): void {
-    for (const listener of this.rawListeners(event) as ((...values: unknown[]) => unknown)[]) {
-      try {
-        Reflect.apply(listener, this, args);
-      } catch (failure) {
-        const error = new CallbackFailedError(`A "${event}" listener`, failure);
-        if (this.#sequence !== undefined && this.#state !== 'closed') this.#callbackErrors.push(error);
-        this.#participant.reportError(error);
-      }
-    }
+    this.#listeners.notify(event, args, this, (failure) => {
+      const error = new CallbackFailedError(`A "${event}" listener`, failure);
+      if (this.#sequence !== undefined && this.#state !== 'closed') this.#callbackErrors.push(error);
+      this.#participant.reportError(error);
+    });
   }
+
 
   #runHook(record: HookRecord, reason: string, deadline: number): Promise<HookResult> {
     this.#notify('hookStart', record.name, record.phase);

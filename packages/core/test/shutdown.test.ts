@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Lifecycle } from '@lifespan/core';
 import { createTestLifecycle } from '@lifespan/core/testing';
 import type { HookContext, LifecycleOptions, LifecycleState } from '@lifespan/core';
@@ -461,24 +462,44 @@ describe('lifecycle.start()', () => {
 });
 
 describe('lifecycle events', () => {
-  it('is an EventEmitter that runs no EventEmitter constructor: its listener table is made by the first listener', async () => {
-    const { EventEmitter } = await import('node:events');
+  it('calls on() listeners in order for every event, once() listeners for the next one only; off() removes', async () => {
     const { lifecycle } = setup();
-    expect(lifecycle).toBeInstanceOf(EventEmitter);
-    // A lifecycle that ran EventEmitter.init() made node:http requests dearer (bench/README.md).
-    expect(Object.prototype.hasOwnProperty.call(lifecycle, '_events')).toBe(false);
-    expect(lifecycle.emit('state', 'ready', 'starting')).toBe(false);
-    expect(lifecycle.listenerCount('state')).toBe(0);
-
-    const states: LifecycleState[] = [];
-    const onState = (state: LifecycleState): void => void states.push(state);
-    lifecycle.on('state', onState);
-    lifecycle.once('drain', () => undefined);
-    expect(lifecycle.listenerCount('state')).toBe(1);
+    const calls: string[] = [];
+    const first = (state: LifecycleState): void => void calls.push(`first:${state}`);
+    lifecycle.on('state', first);
+    lifecycle.once('state', (state) => void calls.push(`once:${state}`));
+    lifecycle.on('state', (state) => void calls.push(`second:${state}`));
+    expect(lifecycle.listenerCount('state')).toBe(3);
     await lifecycle.start();
-    lifecycle.off('state', onState);
+    expect(calls).toEqual(['first:starting', 'once:starting', 'second:starting', 'first:ready', 'second:ready']);
+    expect(lifecycle.listenerCount('state')).toBe(2);
+    lifecycle.off('state', first);
+    calls.length = 0;
     await lifecycle.shutdown();
-    expect(states).toEqual(['starting', 'ready']);
-    expect(lifecycle.getMaxListeners()).toBe(EventEmitter.defaultMaxListeners);
+    expect(calls).toEqual(['second:draining', 'second:closing', 'second:closed']);
+  });
+
+  it('does not call a listener added while an event is being delivered until the next one', async () => {
+    const { lifecycle } = setup();
+    const late = jest.fn();
+    lifecycle.once('state', () => void lifecycle.on('state', late));
+    await lifecycle.start();
+    expect(late.mock.calls.map(([state]) => state)).toEqual(['ready']);
+    await lifecycle.shutdown();
+  });
+
+  it("works with node:events' once() and on(), as code written for an EventEmitter expects", async () => {
+    const { lifecycle } = setup();
+    const ready = once(lifecycle as never, 'state');
+    await lifecycle.start();
+    expect(await ready).toEqual(['starting', 'created']);
+    expect(lifecycle.listenerCount('state')).toBe(0);
+    await lifecycle.shutdown();
+  });
+
+  it('offers subscribers nothing to emit with: a user cannot fake a transition', async () => {
+    const { lifecycle } = setup();
+    expect((lifecycle as unknown as { emit?: unknown }).emit).toBeUndefined();
+    await lifecycle.shutdown();
   });
 });
