@@ -21,7 +21,8 @@ const adapterRules = {
 };
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '**/*.d.ts'] },
+  // .framework-suites/: Fastify's own test suites, installed by scripts/test-frameworks.mjs.
+  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '**/*.d.ts', '.framework-suites/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

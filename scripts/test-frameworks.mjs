@@ -83,6 +83,11 @@ for (const suite of suites) {
     log(`  ${row.status.padEnd(10)} ${row.test}\n             control: ${row.control}; plugin: ${row.plugin}${row.reason === '' ? '' : `\n             ${row.reason}`}`);
     reportLines.push(`| ${row.test.replace(/\|/g, '\\|')} | ${row.control} | ${row.plugin} | ${row.status} | ${row.reason} |`);
   }
+  for (const entry of suite.notRun ?? []) {
+    if (!files.includes(entry.file)) continue;
+    log(`  not run    ${entry.file} > ${entry.name}\n             ${entry.reason}`);
+    reportLines.push(`| ${entry.file} > ${entry.name} | not run | not run | not run | ${entry.reason} |`);
+  }
   reportLines.push('');
 }
 

@@ -10,8 +10,10 @@ import { parseTap } from './tap.mjs';
  * @property {string} name npm package
  * @property {string} version
  * @property {string[]} nodeArgs
+ * @property {'tap' | 'node:test'} runner the test library of its files
  * @property {RegExp} subset
  * @property {{ test: RegExp, reason: string }[]} allowed
+ * @property {{ file: string, name: string, reason: string }[]} [notRun] top-level tests run in neither mode (tap's TAP_GREP)
  * @typedef {'pass' | 'fail' | 'skip' | 'todo' | 'missing'} Outcome
  * @typedef {{ file: string, outcomes: Map<string, Outcome>, exit: string, ms: number }} FileRun
  */
@@ -29,6 +31,15 @@ export function runFile(root, spec, file, mode, timeoutMs) {
   return new Promise((resolve) => {
     const env = { ...process.env, LIFESPAN_SUITE_ROOT: root, LIFESPAN_SUITE_MODE: mode };
     delete env.NODE_OPTIONS;
+    const notRun = (spec.notRun ?? []).filter((entry) => entry.file === file);
+    if (notRun.length > 0) {
+      // The same tests left out in both modes, so the comparison stays like for like.
+      if (spec.runner === 'tap') {
+        const names = notRun.map((entry) => entry.name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|');
+        env.TAP_GREP = `/^(${names})$/`;
+        env.TAP_GREP_INVERT = '1';
+      } else env.LIFESPAN_SUITE_NOT_RUN = JSON.stringify(notRun.map((entry) => entry.name));
+    }
     const child = spawn(process.execPath, [...spec.nodeArgs, '--require', preload, file], { cwd: root, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks = [];
     child.stdout.on('data', (chunk) => chunks.push(chunk));

@@ -35,6 +35,8 @@ export interface Http2SessionLike {
   close(callback?: () => void): void;
   destroy(): void;
   once(event: 'close', listener: () => void): unknown;
+  readonly closed: boolean;
+  readonly destroyed: boolean;
 }
 
 /** What the tracker tells its owner. */
@@ -229,20 +231,20 @@ export class ConnectionTracker {
     if (connection !== undefined) connection.upgraded = true;
   }
 
-  /** Starts tracking an HTTP/2 session; `closing` sends it GOAWAY at once. */
-  trackSession(session: Http2SessionLike, closing: boolean): void {
+  /** Starts tracking an HTTP/2 session; `closing` sends it GOAWAY after `graceMs` (see `closeSession`). */
+  trackSession(session: Http2SessionLike, closing: boolean, graceMs: number): void {
     this.sessions.add(session);
     session.once('close', () => {
       this.sessions.delete(session);
       this.#events.closed(undefined);
     });
-    // GOAWAY at once: a session that opens during the drain must still end when its streams do.
-    if (closing) session.close();
+    // A session that opens during the drain must still end when its streams do.
+    if (closing) closeSession(session, graceMs);
   }
 
-  /** GOAWAY to every session: each ends once its streams have. */
-  closeSessions(): void {
-    for (const session of this.sessions) session.close();
+  /** GOAWAY to every session after `graceMs` (see `closeSession`): each ends once its streams have. */
+  closeSessions(graceMs: number): void {
+    for (const session of this.sessions) closeSession(session, graceMs);
   }
 
   /** Destroys every connection and session. */
@@ -277,6 +279,18 @@ export class ConnectionTracker {
 /** Not yet fully written to its socket. */
 function unsent(res: ServerResponse): boolean {
   return !res.writableFinished && !res.destroyed;
+}
+
+/**
+ * Sends an HTTP/2 session its GOAWAY after the idle grace and the next poll phase: a stream whose
+ * HEADERS cross a GOAWAY is refused (REFUSED_STREAM), which Node's client does not retry, so a
+ * stream a client opened just before the drain (Fastify's close, a signal) is read and served first.
+ */
+function closeSession(session: Http2SessionLike, graceMs: number): void {
+  const close = (): void => void (session.closed || session.destroyed || session.close());
+  // No grace: GOAWAY now, as Node's and Fastify's own close would.
+  if (graceMs === 0) close();
+  else setTimeout(() => setImmediate(close), graceMs);
 }
 
 function onSocketClose(this: Socket): void {

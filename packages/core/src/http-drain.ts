@@ -91,7 +91,7 @@ export class HttpDrainer implements InflightOwner {
     this.#inFlight = new InflightTracker(this, this.#connections, this.#closer);
     this.#servers = new ServerRegistry({
       connection: (socket, fromStart) => void connections.adopt(socket, fromStart),
-      session: (session) => connections.trackSession(session, this.#closing),
+      session: (session) => connections.trackSession(session, this.#closing, this.#closer.graceMs),
       request: (req, res) => this.track(req, res),
       closeCalled: (server) => this.#host.onServerClose(server),
       closed: () => this.checkSettled(),
@@ -211,12 +211,13 @@ export class HttpDrainer implements InflightOwner {
     const servers = this.#servers.closeListeners((step, error) => this.#failed(step, error));
     this.#emit({ type: 'listenerClosed', servers });
     this.#guard("setting 'Connection: close' on the responses in flight", () => this.#inFlight.closeConnections());
-    this.#guard('sending GOAWAY to the HTTP/2 sessions', () => this.#connections.closeSessions());
+    this.#guard('sending GOAWAY to the HTTP/2 sessions', () => this.#connections.closeSessions(plan.idleGraceMs));
     this.#guard('closing idle connections', () => this.#closer.start(this.#connections.connections));
     if (this.#servers.hasHidden || this.#connections.hasUnknown) this.#sweepWhileDraining(plan.idleGraceMs);
     const budget = Math.max(0, Math.min(plan.timeoutMs, plan.deadline - now()));
     const settled = await this.#settledWithin(budget);
     clearInterval(this.#sweep);
+    this.#servers.drainOver();
     const stats = this.#inFlight.stats;
     if (stats.unansweredRequests > 0) this.#errors.push(new RequestsUnansweredError(stats.unansweredRequests));
     if (settled) {

@@ -6,7 +6,7 @@ import { serverOf } from './node-internals.js';
 import { checkOptionsObject, defaultOptions, show } from './options.js';
 import { createHealthProbe as probeFor } from './health-probe.js';
 import type { HealthProbe, HealthRoutesOptions } from './health-probe.js';
-import type { HostBridge } from './host-bridge.js';
+import type { HostBridge, HostCloseOptions } from './host-bridge.js';
 import type { RequestScope, RequestShutdownHook } from './request-scope.js';
 import { kRequestMembers } from './symbols.js';
 import type { LifecycleOptions, RegisterShutdownOptions, ShutdownHook, Unregister } from './types.js';
@@ -14,7 +14,7 @@ import type { LifecycleOptions, RegisterShutdownOptions, ShutdownHook, Unregiste
 export { pathOf } from './url-path.js';
 export type { HealthProbe, HealthRoutesOptions, ProbeResponse } from './health-probe.js';
 export type { DrainableServer } from './http-drain.js';
-export type { HostBridge } from './host-bridge.js';
+export type { HostBridge, HostCloseOptions } from './host-bridge.js';
 export type { RequestScope, RequestShutdownHook } from './request-scope.js';
 
 // The adapter API: what an adapter needs of a lifecycle and its users do not. Lifecycle's methods of
@@ -44,8 +44,8 @@ export function excludeFromDrain(lifecycle: Lifecycle, paths: readonly string[])
  * HTTP and then calls `close`; `close` called directly starts the shutdown through the returned
  * bridge. Every bridged close runs, so apps may share one lifecycle.
  */
-export function bridgeHost(lifecycle: Lifecycle, close: () => PromiseLike<unknown>, reason?: string): HostBridge {
-  return lifecycle.bridgeHost(close, reason);
+export function bridgeHost(lifecycle: Lifecycle, close: () => PromiseLike<unknown>, reason?: string, options?: HostCloseOptions): HostBridge {
+  return lifecycle.bridgeHost(close, reason, options);
 }
 
 /** The probe handler for `health` options (undefined when none is set); its paths are not drained. */
@@ -104,6 +104,22 @@ export function adapterLifecycle(options: AdapterOptions | undefined, adapter: s
     return lifecycle;
   }
   return new Lifecycle(rest, { process, extraOptionKeys: extraKeys });
+}
+
+/**
+ * An adapter registered again where its lifecycle is already in place (a Fastify plugin
+ * registered twice, or again in a child context): true when it may reuse `existing`, i.e. no
+ * option or the same `{ lifecycle }` was given. Any other option is an error, as it would be
+ * silently ignored otherwise.
+ */
+export function reuseLifecycle(existing: Lifecycle, options: AdapterOptions | undefined, adapter: string, extraKeys: readonly string[] = []): boolean {
+  if (options === undefined) return true;
+  const given = Object.keys(options).filter((key) => !extraKeys.includes(key) && options[key as keyof AdapterOptions] !== undefined);
+  if (given.length === 0 || (given.length === 1 && given[0] === 'lifecycle' && options.lifecycle === existing)) return true;
+  throw new InvalidArgumentError(
+    `${adapter} options`,
+    `${adapter} is already registered on this app (or a parent context) with its own lifecycle; register it once, or pass { lifecycle: app.lifecycle } again`,
+  );
 }
 
 /** The request members' implementations, reading the node request from `this` or `this[rawKey]`. */

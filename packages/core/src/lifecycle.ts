@@ -9,7 +9,7 @@ import type { HealthCheckOptions, HealthOptions } from './health-checks.js';
 import { HookRegistry, phases } from './hook-registry.js';
 import type { HookRecord } from './hook-registry.js';
 import { HostSet } from './host-bridge.js';
-import type { HostBridge } from './host-bridge.js';
+import type { HostBridge, HostCloseOptions } from './host-bridge.js';
 import { HttpDrainer } from './http-drain.js';
 import { ListenerSet } from './listeners.js';
 import type { Listener } from './listeners.js';
@@ -41,8 +41,6 @@ import type {
 } from './types.js';
 
 const debug = debuglog('lifespan');
-
-const stateOrder: readonly LifecycleState[] = ['created', 'starting', 'ready', 'draining', 'closing', 'closed'];
 
 /** The environment a lifecycle runs in; tests pass a fake process. */
 export interface LifecycleEnvironment {
@@ -80,6 +78,7 @@ export class Lifecycle implements AsyncDisposable {
   readonly #log: Logger | undefined;
   /** Listeners that threw during the shutdown, for its report. */
   readonly #callbackErrors: LifecycleError[] = [];
+  #skipIdleGrace = false;
 
   /** @internal Users: `createLifecycle()`; tests: `createTestLifecycle()` from `@lifespan/core/testing`. */
   constructor(options: LifecycleOptions | undefined, environment: LifecycleEnvironment) {
@@ -91,8 +90,14 @@ export class Lifecycle implements AsyncDisposable {
     this.#hosts = new HostSet({
       isShuttingDown: () => this.isShuttingDown,
       shutdown: (reason) => this.shutdown(reason),
-      drained: () => this.#reached('closing'),
-      skipDrainDelay: () => void (this.#skipDrainDelay = true),
+      start: () => this.start(),
+      hasConnections: () => (this.#drainer?.connections ?? 0) > 0,
+      drained: () => this.#sequence!.drained,
+      closePhase: () => this.#sequence!.closePhase(),
+      skipDrainDelay: (closesIdleAtOnce) => {
+        this.#skipDrainDelay = true;
+        this.#skipIdleGrace = closesIdleAtOnce;
+      },
     });
     this.#participant = new ProcessParticipant(this.#process, this.#options, {
       isClosed: () => this.#state === 'closed',
@@ -267,8 +272,8 @@ export class Lifecycle implements AsyncDisposable {
    * Every bridged close runs, so apps may share one lifecycle.
    * @internal Adapters: `bridgeHost()` from `@lifespan/core/http`.
    */
-  bridgeHost(close: () => PromiseLike<unknown>, reason = 'close'): HostBridge {
-    return this.#hosts.bridge(close, reason);
+  bridgeHost(close: () => PromiseLike<unknown>, reason = 'close', options?: HostCloseOptions): HostBridge {
+    return this.#hosts.bridge(close, reason, options);
   }
 
   #shutdownRegistry(): HookRegistry<ShutdownPhase> {
@@ -317,20 +322,6 @@ export class Lifecycle implements AsyncDisposable {
     this.#state = state;
     debug('state %s -> %s', previous, state);
     this.#notify('state', state, previous);
-  }
-
-  /** Resolves once the state is `state` or later. */
-  #reached(state: LifecycleState): Promise<void> {
-    const reached = (current: LifecycleState): boolean => stateOrder.indexOf(current) >= stateOrder.indexOf(state);
-    if (reached(this.#state)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const onState = (next: LifecycleState): void => {
-        if (!reached(next)) return;
-        this.off('state', onState);
-        resolve();
-      };
-      this.on('state', onState);
-    });
   }
 
   #attach(server: DrainableServer, explicit: boolean): void {
@@ -399,6 +390,7 @@ export class Lifecycle implements AsyncDisposable {
       hosts: this.#hosts,
       drainer: () => this.#drainer,
       skipDrainDelay: () => this.#skipDrainDelay,
+      skipIdleGrace: () => this.#skipIdleGrace,
       startupFailed: () => this.#startupFailed,
       setState: (state) => this.#setState(state),
       runHook: (record, hookReason, deadline) => this.#runHook(record, hookReason, deadline),

@@ -58,6 +58,7 @@ export class ServerRegistry {
   readonly #servers = new Map<DrainableServer, ServerRecord>();
   readonly #events: ServerEvents;
   #shuttingDown = false;
+  #drainOver = false;
   #watching = false;
   #released = false;
 
@@ -152,6 +153,11 @@ export class ServerRegistry {
     for (const record of this.#servers.values()) this.#trackRequestsOf(record);
   }
 
+  /** The drain has settled (or destroyed what was left): no connection is left to protect. */
+  drainOver(): void {
+    this.#drainOver = true;
+  }
+
   /**
    * The lifecycle is closed: every server gets its own `close()` back and loses Lifespan's
    * listeners, so it behaves as Node's own again (listen() and close() work) and can be freed.
@@ -182,10 +188,7 @@ export class ServerRegistry {
 
   /** Node's own `closeIdleConnections()` on every HTTP/1 server: it knows the connections Lifespan cannot see. */
   closeIdleConnections(): void {
-    for (const { server, http2 } of this.#servers.values()) {
-      const closeIdle = (server as { closeIdleConnections?: () => void }).closeIdleConnections;
-      if (!http2 && typeof closeIdle === 'function') closeIdle.call(server);
-    }
+    for (const { server, http2 } of this.#servers.values()) if (!http2) callCloseIdleConnections(server);
   }
 
   /** Node's own `closeAllConnections()` on the servers with unlisted connections (the drain timed out). */
@@ -290,7 +293,15 @@ export class ServerRegistry {
       return;
     }
     if (!this.#shuttingDown) this.#events.closeCalled(server);
+    // Node's close() closes the idle connections (Node 19+), and callers may count on it (Fastify
+    // calls it once more only for a serverFactory server). Once drained none is left to protect.
+    else if (this.#drainOver && !record.http2) callCloseIdleConnections(server);
   }
+}
+
+function callCloseIdleConnections(server: DrainableServer): void {
+  const closeIdle = (server as { closeIdleConnections?: () => void }).closeIdleConnections;
+  if (typeof closeIdle === 'function') closeIdle.call(server);
 }
 
 /**

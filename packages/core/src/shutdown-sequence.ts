@@ -16,6 +16,8 @@ export interface SequenceParts {
   drainer(): HttpDrainer | undefined;
   /** The shutdown came from a close (a server's, a framework's), not a load balancer's decision: no drain delay. */
   skipDrainDelay(): boolean;
+  /** The framework that started the shutdown closes idle connections at once itself: no idle grace. */
+  skipIdleGrace(): boolean;
   /** True after a failed startup: the host is still in its own boot and reports the failure itself. */
   startupFailed(): boolean;
   setState(state: LifecycleState): void;
@@ -37,6 +39,11 @@ export class ShutdownSequence {
   readonly #parts: SequenceParts;
   readonly #started: number;
   readonly #lateDrainHooks: Promise<HookResult>[] = [];
+  readonly #lateDrain: HookResult[] = [];
+  #drainedNow: (() => void) | undefined;
+  /** Resolves once the HTTP drain and the drain hooks are over: a framework's close may begin. */
+  readonly drained = new Promise<void>((resolve) => (this.#drainedNow = resolve));
+  #closePhase: Promise<HookResult[]> | undefined;
 
   constructor(reason: string, parts: SequenceParts) {
     this.reason = reason;
@@ -60,16 +67,15 @@ export class ShutdownSequence {
     const httpDrain = this.#drainHttp(drainer);
     const drainResults = await drainHooks;
     await httpDrain;
-    const lateDrain: HookResult[] = [];
+    const lateDrain = this.#lateDrain;
     await this.#awaitLateDrainHooks(lateDrain);
-    if (!this.#parts.startupFailed()) {
-      // Drained first, then the framework's close: it finds no connection left, so it has
-      // nothing to refuse with 503 and nothing to wait for.
-      await hosts.closeAll(this.deadline, (error) => this.#parts.reportError(error));
-      await this.#awaitLateDrainHooks(lateDrain);
-    }
-    this.#parts.setState('closing');
-    const closeResults = await this.#runPhase('close');
+    this.#drainedNow?.();
+    // Drained first, then the framework's close: it finds no connection left, so it has nothing
+    // to refuse with 503 and nothing to wait for. Its last close hook runs the close phase. After
+    // a failed startup the host is still in its own boot and reports the failure itself.
+    await hosts.closeAll(this.deadline, (error) => this.#parts.reportError(error), !this.#parts.startupFailed());
+    await this.#awaitLateDrainHooks(lateDrain);
+    const closeResults = await this.closePhase();
     const http = drainer?.stats ?? zeroStats;
     const errors: LifecycleError[] = [];
     if (http.abortedRequests > 0) errors.push(new RequestsAbortedError(http.abortedRequests, Math.min(options.drainTimeoutMs, options.timeoutMs)));
@@ -87,12 +93,24 @@ export class ShutdownSequence {
     };
   }
 
+  /** The close phase, once: from the sequence, or earlier from a framework's last close hook. */
+  closePhase(): Promise<HookResult[]> {
+    return (this.#closePhase ??= this.#runClosePhase());
+  }
+
+  async #runClosePhase(): Promise<HookResult[]> {
+    await this.drained;
+    this.#parts.setState('closing');
+    return this.#runPhase('close');
+  }
+
   #drainHttp(drainer: HttpDrainer | undefined): Promise<void> {
     const { options, hosts } = this.#parts;
     const { drainDelayMs, drainTimeoutMs, idleGraceMs, timeoutMs } = options;
     const skipDrainDelay = this.#parts.skipDrainDelay();
     if (drainer !== undefined && (drainer.servers > 0 || drainer.connections > 0)) {
-      return drainer.drain({ delayMs: skipDrainDelay ? 0 : drainDelayMs, timeoutMs: drainTimeoutMs, idleGraceMs, deadline: this.deadline });
+      const graceMs = this.#parts.skipIdleGrace() ? 0 : idleGraceMs;
+      return drainer.drain({ delayMs: skipDrainDelay ? 0 : drainDelayMs, timeoutMs: drainTimeoutMs, idleGraceMs: graceMs, deadline: this.deadline });
     }
     // A framework with no attached server still gets the delay: its load balancer needs it too.
     if (hosts.size > 0 && !skipDrainDelay && drainDelayMs > 0) return new Promise((resolve) => setTimeout(resolve, Math.min(drainDelayMs, timeoutMs)));

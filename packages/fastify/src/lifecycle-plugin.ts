@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import { adapterLifecycle, bridgeHost, createHealthProbe, requestMembers } from '@lifespan/core/http';
+import { adapterLifecycle, bridgeHost, createHealthProbe, requestMembers, reuseLifecycle } from '@lifespan/core/http';
 import type { AdapterOptions } from '@lifespan/core/http';
 
 /** Options of the `lifecycle` plugin: every lifecycle option, or `{ lifecycle }` to share one, plus probe routes. */
@@ -11,6 +11,8 @@ const pluginKeys = ['prefix', 'logLevel', 'logSerializers'];
 
 // Async, so that a bad option rejects `register()` rather than escaping as an uncaught exception.
 async function lifecyclePlugin(fastify: FastifyInstance, options: LifecyclePluginOptions): Promise<void> {
+  // Registered again (in a child context, or twice): the app already has its lifecycle.
+  if (fastify.hasDecorator('lifecycle') && reuseLifecycle(fastify.lifecycle, options, 'the lifecycle plugin', pluginKeys)) return;
   const lifecycle = adapterLifecycle(options, 'the lifecycle plugin', pluginKeys);
   const probe = createHealthProbe(lifecycle, options.health);
   const members = requestMembers(lifecycle, 'raw');
@@ -31,15 +33,44 @@ async function lifecyclePlugin(fastify: FastifyInstance, options: LifecyclePlugi
     });
   }
   // No per-request hook: fastify.server is attached below, so core finds the requests in flight on
-  // its connections when shutdown begins. An onRequest hook would cost every request ~6% CPU.
+  // its connections when shutdown begins (bench/README.md has the cost of a hook).
 
-  // Either side may start the shutdown; the bridge makes it one shutdown with each hook run once:
-  // a signal drains, then calls fastify.close(); fastify.close() drains inside preClose.
-  const bridge = bridgeHost(lifecycle, () => fastify.close(), 'fastify.close');
-  fastify.addHook('onReady', () => lifecycle.start());
-  fastify.addHook('preClose', () => bridge.closing());
-  fastify.addHook('onClose', () => bridge.closed());
-  lifecycle.attach(fastify.server);
+  // One shutdown, whichever side starts it. A signal drains, then calls Fastify's close. The app's
+  // fastify.close() drains before Fastify's close begins: once it has, Fastify answers 503 to
+  // requests on open connections (return503OnClosing) and closes idle ones without a grace.
+  // Lifespan's close hooks run from the plugin's onClose hook, so in one place whatever the trigger.
+  const root = closeOwner(fastify);
+  const close = root.close;
+  // forceCloseConnections: true: the app asked Fastify's close to cut connections at once; a drain
+  // fastify.close() starts then takes no idle grace either (requests in flight still finish).
+  const closesIdleAtOnce = fastify.initialConfig.forceCloseConnections === true;
+  const bridge = bridgeHost(lifecycle, () => (close as () => Promise<undefined>).call(root), 'fastify.close', { closesIdleAtOnce });
+  root.close = bridge.wrapClose(close);
+  fastify.addHook('onReady', function lifespanReady() {
+    return bridge.ready();
+  });
+  fastify.addHook('preClose', function lifespanPreClose() {
+    return bridge.closing();
+  });
+  fastify.addHook('onClose', function lifespanOnClose() {
+    return bridge.closed();
+  });
+  // Attached once Fastify listens: a server the app listens on itself (serverFactory) stays the
+  // app's, as Fastify leaves it, and an app only ever inject()ed has nothing to drain.
+  fastify.addHook('onListen', function lifespanListen() {
+    lifecycle.attach(fastify.server);
+  });
+}
+
+/** The instance whose `close` every context inherits (the root: child contexts are made with Object.create). */
+function closeOwner(fastify: FastifyInstance): FastifyInstance {
+  let owner = fastify;
+  while (!Object.prototype.hasOwnProperty.call(owner, 'close')) {
+    const parent = Object.getPrototypeOf(owner) as FastifyInstance | null;
+    if (parent === null) return fastify;
+    owner = parent;
+  }
+  return owner;
 }
 
 /**
