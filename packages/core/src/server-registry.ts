@@ -293,9 +293,10 @@ export class ServerRegistry {
       return;
     }
     if (!this.#shuttingDown) this.#events.closeCalled(server);
-    // Node's close() closes the idle connections (Node 19+), and callers may count on it (Fastify
-    // calls it once more only for a serverFactory server). Once drained none is left to protect.
-    else if (this.#drainOver && !record.http2) callCloseIdleConnections(server);
+    // Node's close() closes the idle connections (Node 19+; an HTTP/2 server's HTTP/1.1 ones with
+    // allowHTTP1), and callers count on it: Fastify waits for the server's 'close'. Once drained,
+    // none is left to protect.
+    else if (this.#drainOver) callCloseIdleConnections(server);
   }
 }
 
