@@ -19,7 +19,8 @@ export type LifecycleErrorCode =
   | 'ERR_LIFESPAN_CONNECTIONS_DESTROYED'
   | 'ERR_LIFESPAN_DRAIN_FAILED'
   | 'ERR_LIFESPAN_CALLBACK_FAILED'
-  | 'ERR_LIFESPAN_REQUESTS_UNANSWERED';
+  | 'ERR_LIFESPAN_REQUESTS_UNANSWERED'
+  | 'ERR_LIFESPAN_DEADLINE_SPLIT';
 
 /** The closed list of codes, for documentation tests and exhaustive switches. */
 export const errorCodes: readonly LifecycleErrorCode[] = [
@@ -43,6 +44,7 @@ export const errorCodes: readonly LifecycleErrorCode[] = [
   'ERR_LIFESPAN_DRAIN_FAILED',
   'ERR_LIFESPAN_CALLBACK_FAILED',
   'ERR_LIFESPAN_REQUESTS_UNANSWERED',
+  'ERR_LIFESPAN_DEADLINE_SPLIT',
 ];
 
 /** Base class of every error Lifespan throws or reports; branch on `code`, not on the class. */

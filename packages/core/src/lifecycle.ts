@@ -23,7 +23,7 @@ import type { ProcessLike } from './process-coordinator.js';
 import { ProcessParticipant } from './process-participant.js';
 import type { RequestScope } from './request-scope.js';
 import { runHook } from './run-hook.js';
-import { ShutdownSequence } from './shutdown-sequence.js';
+import { ShutdownSequence, warnDeadlineSplit } from './shutdown-sequence.js';
 import type {
   HealthStatus,
   HookResult,
@@ -85,6 +85,7 @@ export class Lifecycle implements AsyncDisposable {
     this.#options = resolveOptions(options, environment.extraOptionKeys);
     this.#process = environment.process;
     this.#log = containedLogger(this.#options.logger, this.#process.stderr ?? process.stderr);
+    warnDeadlineSplit(this.#process, options, this.#options);
     this.#shutdownHooks = this.#shutdownRegistry();
     this.#startupHooks = this.#startupRegistry();
     this.#hosts = new HostSet({

@@ -4,8 +4,9 @@ import type { HookRecord, HookRegistry } from './hook-registry.js';
 import type { HostSet } from './host-bridge.js';
 import type { HttpDrainer } from './http-drain.js';
 import type { ResolvedOptions } from './options.js';
+import type { ProcessLike } from './process-coordinator.js';
 import { now, runHooks } from './run-hook.js';
-import type { DrainStats, HookResult, LifecycleState, ShutdownPhase, ShutdownReport } from './types.js';
+import type { DrainStats, HookResult, LifecycleOptions, LifecycleState, ShutdownPhase, ShutdownReport } from './types.js';
 
 /** What the sequence works on, and how it reports back to its lifecycle. */
 export interface SequenceParts {
@@ -26,6 +27,30 @@ export interface SequenceParts {
   reportError(error: unknown): void;
 }
 
+/**
+ * The share of `timeoutMs` the drain phase (drain delay, HTTP drain, drain hooks, the framework's
+ * close) may use: the close hooks keep the rest, at least a quarter, since releasing the
+ * resources (a pool, a broker connection) is why the user registered them.
+ */
+export const drainShare = 0.75;
+
+/** Options that ask the drain for more than its share: said once, at creation (the drain will be cut there). */
+export function warnDeadlineSplit(proc: ProcessLike, given: LifecycleOptions | undefined, options: ResolvedOptions): void {
+  if (given?.drainDelayMs === undefined && given?.drainTimeoutMs === undefined) return;
+  const { drainDelayMs, drainTimeoutMs, timeoutMs } = options;
+  const drainMs = timeoutMs * drainShare;
+  if (drainDelayMs + drainTimeoutMs <= drainMs) return;
+  proc.emitWarning(
+    `drainDelayMs + drainTimeoutMs (${drainDelayMs} + ${drainTimeoutMs} ms) is more than ${drainShare * 100}% of timeoutMs (${timeoutMs} ms): ` +
+      `the drain will be cut at ${drainMs} ms, so that the close hooks keep at least ${timeoutMs - drainMs} ms.`,
+    {
+      type: 'LifespanDeadlineWarning',
+      code: 'ERR_LIFESPAN_DEADLINE_SPLIT',
+      detail: 'Give the close hooks room: drainDelayMs + drainTimeoutMs + the time they need <= timeoutMs (below the orchestrator\'s grace period).',
+    },
+  );
+}
+
 const zeroStats: DrainStats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, unansweredRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
 
 /**
@@ -36,6 +61,8 @@ export class ShutdownSequence {
   readonly reason: string;
   /** In `now()` time. */
   readonly deadline: number;
+  /** When the drain phase must be over, in `now()` time: the close phase keeps the rest. */
+  readonly drainDeadline: number;
   readonly #parts: SequenceParts;
   readonly #started: number;
   readonly #lateDrainHooks: Promise<HookResult>[] = [];
@@ -50,12 +77,13 @@ export class ShutdownSequence {
     this.#parts = parts;
     this.#started = now();
     this.deadline = this.#started + parts.options.timeoutMs;
+    this.drainDeadline = this.#started + parts.options.timeoutMs * drainShare;
   }
 
   /** Starts a drain hook registered after the drain phase began. */
   startLate(record: HookRecord): void {
     record.claimed = true;
-    this.#lateDrainHooks.push(this.#parts.runHook(record, this.reason, this.deadline));
+    this.#lateDrainHooks.push(this.#parts.runHook(record, this.reason, this.drainDeadline));
   }
 
   /** Runs the drain and close phases; never rejects. Call once, after the state became `'draining'`. */
@@ -72,13 +100,14 @@ export class ShutdownSequence {
     this.#drainedNow?.();
     // Drained first, then the framework's close: it finds no connection left, so it has nothing
     // to refuse with 503 and nothing to wait for. Its last close hook runs the close phase. After
-    // a failed startup the host is still in its own boot and reports the failure itself.
+    // a failed startup the host is still in its own boot and reports the failure itself. Bounded
+    // by the whole deadline, not the drain's share: the close phase runs inside it.
     await hosts.closeAll(this.deadline, (error) => this.#parts.reportError(error), !this.#parts.startupFailed());
     await this.#awaitLateDrainHooks(lateDrain);
     const closeResults = await this.closePhase();
     const http = drainer?.stats ?? zeroStats;
     const errors: LifecycleError[] = [];
-    if (http.abortedRequests > 0) errors.push(new RequestsAbortedError(http.abortedRequests, Math.min(options.drainTimeoutMs, options.timeoutMs)));
+    if (http.abortedRequests > 0) errors.push(new RequestsAbortedError(http.abortedRequests, Math.min(options.drainTimeoutMs, options.timeoutMs * drainShare)));
     if (drainer !== undefined) errors.push(...drainer.errors);
     // The drain is over: the servers are Node's own again, and nothing of Lifespan keeps them alive.
     drainer?.release();
@@ -110,16 +139,17 @@ export class ShutdownSequence {
     const skipDrainDelay = this.#parts.skipDrainDelay();
     if (drainer !== undefined && (drainer.servers > 0 || drainer.connections > 0)) {
       const graceMs = this.#parts.skipIdleGrace() ? 0 : idleGraceMs;
-      return drainer.drain({ delayMs: skipDrainDelay ? 0 : drainDelayMs, timeoutMs: drainTimeoutMs, idleGraceMs: graceMs, deadline: this.deadline });
+      return drainer.drain({ delayMs: skipDrainDelay ? 0 : drainDelayMs, timeoutMs: drainTimeoutMs, idleGraceMs: graceMs, deadline: this.drainDeadline });
     }
     // A framework with no attached server still gets the delay: its load balancer needs it too.
-    if (hosts.size > 0 && !skipDrainDelay && drainDelayMs > 0) return new Promise((resolve) => setTimeout(resolve, Math.min(drainDelayMs, timeoutMs)));
+    if (hosts.size > 0 && !skipDrainDelay && drainDelayMs > 0) return new Promise((resolve) => setTimeout(resolve, Math.min(drainDelayMs, timeoutMs * drainShare)));
     return Promise.resolve();
   }
 
   #runPhase(phase: ShutdownPhase): Promise<HookResult[]> {
     const hooks = this.#parts.hooks.claim(phase);
-    return runHooks(hooks, this.#parts.options.hookConcurrency, (hook) => this.#parts.runHook(hook as HookRecord, this.reason, this.deadline));
+    const deadline = phase === 'drain' ? this.drainDeadline : this.deadline;
+    return runHooks(hooks, this.#parts.options.hookConcurrency, (hook) => this.#parts.runHook(hook as HookRecord, this.reason, deadline));
   }
 
   /** Waits for drain hooks registered after shutdown began, including ones registered while earlier ones run. */

@@ -34,6 +34,7 @@ const union: Record<LifecycleErrorCode, true> = {
   ERR_LIFESPAN_DRAIN_FAILED: true,
   ERR_LIFESPAN_CALLBACK_FAILED: true,
   ERR_LIFESPAN_REQUESTS_UNANSWERED: true,
+  ERR_LIFESPAN_DEADLINE_SPLIT: true,
 };
 
 type ErrorClass = new (...args: unknown[]) => LifecycleError;

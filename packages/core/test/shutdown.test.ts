@@ -202,10 +202,8 @@ describe('hook timeouts', () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] });
     const { lifecycle } = setup({ timeoutMs: 1000 });
     const skipped = jest.fn();
-    const skippedToo = jest.fn();
-    lifecycle.registerShutdown(skippedToo, { name: 'close later' });
-    lifecycle.registerShutdown(skipped, { name: 'drain later', phase: 'drain' });
-    lifecycle.registerShutdown(() => never(), { name: 'slow', phase: 'drain', timeoutMs: 5000 });
+    lifecycle.registerShutdown(skipped, { name: 'close later' });
+    lifecycle.registerShutdown(() => never(), { name: 'slow', timeoutMs: 5000 });
     const started = performance.now();
     let settledAt = 0;
     const pending = lifecycle.shutdown().then((report) => {
@@ -217,13 +215,44 @@ describe('hook timeouts', () => {
     expect(settledAt - started).toBe(1000);
     expect(report.durationMs).toBeLessThanOrEqual(1000);
     expect(skipped).not.toHaveBeenCalled();
-    expect(skippedToo).not.toHaveBeenCalled();
     expect(report.hooks.map((h) => [h.name, h.status, h.error?.code])).toEqual([
       ['slow', 'timeout', 'ERR_LIFESPAN_DEADLINE_EXCEEDED'],
-      ['drain later', 'skipped', 'ERR_LIFESPAN_DEADLINE_EXCEEDED'],
       ['close later', 'skipped', 'ERR_LIFESPAN_DEADLINE_EXCEEDED'],
     ]);
     expect(report.hooks[1]!.durationMs).toBe(0);
+  });
+
+  it('gives the drain phase at most three quarters of timeoutMs: a hung drain hook is cut there, and the close hooks run in the last quarter', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] });
+    const { lifecycle, proc } = setup({ timeoutMs: 1000 });
+    const skipped = jest.fn();
+    let closedAt = 0;
+    const started = performance.now();
+    lifecycle.registerShutdown(() => void (closedAt = performance.now() - started), { name: 'pool' });
+    lifecycle.registerShutdown(skipped, { name: 'drain later', phase: 'drain' });
+    lifecycle.registerShutdown(() => never(), { name: 'slow', phase: 'drain', timeoutMs: 5000 });
+    const pending = lifecycle.shutdown();
+    await jest.advanceTimersByTimeAsync(1000);
+    const report = await pending;
+    expect(closedAt).toBe(750);
+    expect(skipped).not.toHaveBeenCalled();
+    expect(report.hooks.map((h) => [h.name, h.status, h.error?.code])).toEqual([
+      ['slow', 'timeout', 'ERR_LIFESPAN_DEADLINE_EXCEEDED'],
+      ['drain later', 'skipped', 'ERR_LIFESPAN_DEADLINE_EXCEEDED'],
+      ['pool', 'ok', undefined],
+    ]);
+    // Only timeoutMs was given: the drain is capped without a warning.
+    expect(proc.emitWarning).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    [{ timeoutMs: 1500, drainTimeoutMs: 1500 }, true],
+    [{ timeoutMs: 20_000, drainDelayMs: 5000, drainTimeoutMs: 10_001 }, true],
+    [{ timeoutMs: 20_000, drainDelayMs: 5000, drainTimeoutMs: 10_000 }, false],
+    [{ timeoutMs: 1000 }, false],
+  ])('warns ERR_LIFESPAN_DEADLINE_SPLIT at creation when drainDelayMs + drainTimeoutMs, given, leave the close hooks less than a quarter: %p', (options, warned) => {
+    const { proc } = setup(options);
+    expect(proc.emitWarning.mock.calls.map(([, { code }]) => code)).toEqual(warned ? ['ERR_LIFESPAN_DEADLINE_SPLIT'] : []);
   });
 
   it('bounds startup hooks by their timeoutMs', async () => {
