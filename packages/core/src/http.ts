@@ -89,6 +89,25 @@ export interface AdapterOptions extends LifecycleOptions {
  * the other options. `extraKeys` are options the adapter handles itself.
  */
 export function adapterLifecycle(options: AdapterOptions | undefined, adapter: string, extraKeys: readonly string[] = []): Lifecycle {
+  return engaged(chooseLifecycle(options, adapter, extraKeys));
+}
+
+/**
+ * Engages the lifecycle with the process, which does not hold it: from now on a signal, a cluster
+ * disconnect or PM2's message shuts it down, before any request and without `attach()`.
+ * `adapterLifecycle()` calls it as the middleware is created.
+ */
+export function engage(lifecycle: Lifecycle): void {
+  // A lifecycle from an older copy of core has no engage(): it engages at its first request.
+  (lifecycle as Partial<Lifecycle>).engage?.();
+}
+
+function engaged(lifecycle: Lifecycle): Lifecycle {
+  engage(lifecycle);
+  return lifecycle;
+}
+
+function chooseLifecycle(options: AdapterOptions | undefined, adapter: string, extraKeys: readonly string[]): Lifecycle {
   if (options === undefined) return new Lifecycle(undefined, { process });
   const allowed = new Set(['lifecycle', 'health', ...Object.keys(defaultOptions), ...extraKeys]);
   checkOptionsObject('options', options, allowed, adapter);

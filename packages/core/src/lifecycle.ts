@@ -72,6 +72,8 @@ export class Lifecycle implements AsyncDisposable {
   #sequence: ShutdownSequence | undefined;
   #startupFailed = false;
   #skipDrainDelay = false;
+  /** An adapter's middleware was created for it (see `engage()`). */
+  #engaged = false;
   /** Lifespan, not the user, called `start()` (an attached server began listening): nobody awaits it. */
   #selfStarted = false;
   /** The user's logger, contained: one that throws must not break a shutdown. */
@@ -192,11 +194,18 @@ export class Lifecycle implements AsyncDisposable {
 
   /** Runs startup hooks in order; state `'ready'` afterwards. Fails (and shuts down) if one fails. */
   start(): Promise<void> {
-    if (this.#startPromise !== undefined) return this.#startPromise;
-    if (this.isShuttingDown) return Promise.reject(new AlreadyShutDownError('start()', this.#state));
-    this.#joinProcess();
-    this.#startPromise = this.#runStartup();
-    return this.#startPromise;
+    return this.#start(true);
+  }
+
+  /**
+   * Engages the lifecycle with the process (signals, a cluster disconnect, PM2's message) without
+   * the process holding it: adapters call it when their middleware is created, so that
+   * `app.use(shutdownHooks())` alone is enough, and an app nobody holds any more is collected.
+   * @internal Adapters: `engage()` from `@lifespan/core/http` (`adapterLifecycle()` calls it).
+   */
+  engage(): void {
+    this.#engaged = true;
+    if (!this.isShuttingDown) this.#participant.joinWeakly();
   }
 
   /** Shuts down once: concurrent and later calls get the same promise. Never rejects. */
@@ -244,7 +253,8 @@ export class Lifecycle implements AsyncDisposable {
    */
   trackRequest(req: IncomingMessage, res: ServerResponse): void {
     const drainer = this.#drainer ?? this.#createDrainer();
-    if (drainer.servers === 0 && this.#shutdownPromise === undefined) {
+    // Until the listeners close: a first request during the drain delay still attaches its server.
+    if (drainer.servers === 0 && (this.#shutdownPromise === undefined || (this.#state === 'draining' && !drainer.closing))) {
       const server = serverOf(req) as DrainableServer | null | undefined;
       if (server !== undefined && server !== null) this.#attach(server, false);
     }
@@ -327,14 +337,17 @@ export class Lifecycle implements AsyncDisposable {
 
   #attach(server: DrainableServer, explicit: boolean): void {
     const drainer = this.#drainer ?? this.#createDrainer();
+    // A server the app attached holds the lifecycle in the process; one that only a request
+    // attached (supertest's ephemeral servers among them) does not.
+    if (explicit) this.#joinProcess();
+    else this.engage();
     if (!drainer.attach(server, explicit)) return;
     const { keepAliveTimeoutMs } = this.#options;
     if (keepAliveTimeoutMs !== false) applyKeepAliveTimeout(server, keepAliveTimeoutMs);
-    this.#joinProcess();
     if (this.#state === 'created') {
       // Readiness means "startup done and listening": start once the server listens.
-      if (server.listening) this.#startItself();
-      else server.once('listening', () => this.#startItself());
+      if (server.listening) this.#startItself(explicit);
+      else server.once('listening', () => this.#startItself(explicit));
     }
   }
 
@@ -389,7 +402,8 @@ export class Lifecycle implements AsyncDisposable {
       options: this.#options,
       hooks: this.#shutdownHooks,
       hosts: this.#hosts,
-      drainer: () => this.#drainer,
+      drainer: () => this.#drainer ?? (this.#engaged ? this.#createDrainer() : undefined),
+      engaged: () => this.#engaged,
       skipDrainDelay: () => this.#skipDrainDelay,
       skipIdleGrace: () => this.#skipIdleGrace,
       startupFailed: () => this.#startupFailed,
@@ -408,10 +422,20 @@ export class Lifecycle implements AsyncDisposable {
     return report;
   }
 
+  #start(hold: boolean): Promise<void> {
+    if (this.#startPromise !== undefined) return this.#startPromise;
+    if (this.isShuttingDown) return Promise.reject(new AlreadyShutDownError('start()', this.#state));
+    if (hold) this.#joinProcess();
+    else this.engage();
+    this.#startPromise = this.#runStartup();
+    return this.#startPromise;
+  }
+
   /** Starts the lifecycle for an attached server that began listening; a failure is reported there (nobody awaits this start). */
-  #startItself(): void {
-    if (this.#startPromise === undefined) this.#selfStarted = true;
-    void this.start().catch(() => undefined);
+  #startItself(hold: boolean): void {
+    if (this.#startPromise !== undefined) return;
+    this.#selfStarted = true;
+    void this.#start(hold).catch(() => undefined);
   }
 
   /**

@@ -46,6 +46,7 @@ export interface Participant {
 
 interface Coordinator {
   readonly version: 1;
+  /** Held strongly: lifecycles started or given a server explicitly, which must shut down on a signal whatever holds them. */
   readonly participants: Set<Participant>;
   readonly installed: Map<string, (...args: any[]) => void>;
   /** The trigger of a process-level shutdown in progress. */
@@ -54,6 +55,17 @@ interface Coordinator {
   run?: ProcessShutdown | undefined;
   /** Set once the signal path from PID 1 was checked (added after version 1: absent in older copies). */
   signalPathChecked?: boolean;
+  /** Held weakly (added after version 1: absent in older copies): see `joinWeakly()`. */
+  weak?: WeakParticipants;
+}
+
+interface WeakParticipants {
+  readonly refs: Set<WeakRef<Participant>>;
+  readonly refOf: WeakMap<Participant, WeakRef<Participant>>;
+  /** Forgets a collected participant, and the listeners only it needed. */
+  readonly finalizer: FinalizationRegistry<WeakRef<Participant>>;
+  /** A sync after collections is scheduled. */
+  resyncing: boolean;
 }
 
 interface ProcessShutdown {
@@ -73,6 +85,7 @@ function coordinatorOf(proc: ProcessLike): Coordinator {
 /** Adds a lifecycle to the process-wide coordinator: one listener per event, however many lifecycles. */
 export function join(proc: ProcessLike, participant: Participant): void {
   const coordinator = coordinatorOf(proc);
+  forgetWeak(coordinator, participant);
   coordinator.participants.add(participant);
   sync(proc, coordinator);
   // Once per process, by whichever copy of core installs signal listeners first.
@@ -82,17 +95,93 @@ export function join(proc: ProcessLike, participant: Participant): void {
   }
 }
 
+/**
+ * Adds a lifecycle that an adapter engaged when its middleware was created, or that only a request
+ * attached a server to: it shuts down on a signal, a cluster disconnect or PM2's message, but the
+ * coordinator does not keep it alive. Its app does (a listening server holds the app, the app its
+ * middleware, the middleware its lifecycle); an app that a test created and dropped is collected
+ * with its lifecycle, and the listeners only it needed go with it. Nor does it get the exit
+ * fallback, which would run the hooks of every app a test runner's worker ever made as it exits.
+ * `join()` later holds it strongly.
+ */
+export function joinWeakly(proc: ProcessLike, participant: Participant): void {
+  const coordinator = coordinatorOf(proc);
+  if (coordinator.participants.has(participant)) return;
+  const weak = weakOf(proc, coordinator);
+  if (weak.refOf.has(participant)) return;
+  const ref = new WeakRef(participant);
+  weak.refs.add(ref);
+  weak.refOf.set(participant, ref);
+  weak.finalizer.register(participant, ref, ref);
+  if (participant.signals.length > 0 && coordinator.signalPathChecked !== true) {
+    coordinator.signalPathChecked = true;
+    warnIfSignalsBlocked(proc);
+  }
+  // A test suite creates apps by the thousand: sync (which reads every participant) only when this
+  // one needs a listener that is not there yet.
+  const needed = [...participant.signals, ...(participant.handleUncaught ? ['uncaughtException'] : [])];
+  if (coordinator.installed.size === 0 || needed.some((event) => !coordinator.installed.has(event))) sync(proc, coordinator);
+}
+
 /** Removes a lifecycle; listeners nobody needs any more are removed, unless a process-level shutdown is running. */
 export function leave(proc: ProcessLike, participant: Participant): void {
   const coordinator = coordinatorOf(proc);
   coordinator.participants.delete(participant);
+  forgetWeak(coordinator, participant);
   if (coordinator.pending === undefined) sync(proc, coordinator);
 }
 
 /** Starts a process-level shutdown of every participant (a cluster disconnect, PM2). */
 export function trigger(proc: ProcessLike, reason: ProcessTrigger, error?: unknown): void {
   const coordinator = coordinatorOf(proc);
-  run(proc, coordinator, reason, [...coordinator.participants], error, false);
+  run(proc, coordinator, reason, everyone(coordinator), error, false);
+}
+
+/** How many lifecycles the coordinator knows, held strongly or weakly (for tests of the weak hold). */
+export function participantCount(proc: ProcessLike): { strong: number; weak: number } {
+  const coordinator = coordinatorOf(proc);
+  let weak = 0;
+  for (const ref of coordinator.weak?.refs ?? []) if (ref.deref() !== undefined) weak++;
+  return { strong: coordinator.participants.size, weak };
+}
+
+function weakOf(proc: ProcessLike, coordinator: Coordinator): WeakParticipants {
+  return (coordinator.weak ??= {
+    refs: new Set(),
+    refOf: new WeakMap(),
+    finalizer: new FinalizationRegistry((ref) => {
+      const weak = coordinator.weak;
+      if (weak === undefined) return;
+      weak.refs.delete(ref);
+      // Collected participants come in batches: one sync for the batch.
+      if (weak.resyncing) return;
+      weak.resyncing = true;
+      setImmediate(() => {
+        weak.resyncing = false;
+        if (coordinator.pending === undefined) sync(proc, coordinator);
+      }).unref();
+    }),
+    resyncing: false,
+  });
+}
+
+function forgetWeak(coordinator: Coordinator, participant: Participant): void {
+  const weak = coordinator.weak;
+  const ref = weak?.refOf.get(participant);
+  if (weak === undefined || ref === undefined) return;
+  weak.refs.delete(ref);
+  weak.refOf.delete(participant);
+  weak.finalizer.unregister(ref);
+}
+
+/** Every participant alive: the strong ones, then the weak ones not yet collected. */
+function everyone(coordinator: Coordinator): Participant[] {
+  const all = [...coordinator.participants];
+  for (const ref of coordinator.weak?.refs ?? []) {
+    const participant = ref.deref();
+    if (participant !== undefined) all.push(participant);
+  }
+  return all;
 }
 
 /** True while a process-level shutdown is running. */
@@ -110,9 +199,22 @@ function sync(proc: ProcessLike, coordinator: Coordinator): void {
     }
     if (participant.exitFallback) wanted.add('exit');
   }
+  for (const ref of coordinator.weak?.refs ?? []) {
+    const participant = ref.deref();
+    if (participant === undefined) continue;
+    for (const signal of participant.signals) wanted.add(signal);
+    if (participant.handleUncaught) {
+      wanted.add('uncaughtException');
+      wanted.add('unhandledRejection');
+    }
+  }
+  const anyone = coordinator.participants.size > 0 || (coordinator.weak?.refs.size ?? 0) > 0;
   // PM2 sends a 'shutdown' message instead of a signal on Windows. Only under PM2: a 'message'
   // listener keeps an IPC channel (any forked child) alive.
-  if (wanted.size > 0 && proc.env['pm_id'] !== undefined && typeof proc.send === 'function') wanted.add('message');
+  if (anyone && proc.env['pm_id'] !== undefined && typeof proc.send === 'function') wanted.add('message');
+  // A cluster worker's disconnect closes its servers first; a lifecycle that knows none of them
+  // (no request yet) learns of it here. Cluster's own listener already holds the channel.
+  if (anyone && cluster.isWorker) wanted.add('disconnect');
   for (const [event, listener] of coordinator.installed) {
     if (!wanted.has(event)) {
       proc.removeListener(event, listener);
@@ -135,12 +237,13 @@ function listenerFor(proc: ProcessLike, coordinator: Coordinator, event: string)
   }
   if (event === 'message') {
     return ((message: unknown) => {
-      if (message === 'shutdown') run(proc, coordinator, 'pm2:shutdown', [...coordinator.participants], undefined, false);
+      if (message === 'shutdown') run(proc, coordinator, 'pm2:shutdown', everyone(coordinator), undefined, false);
     });
   }
+  if (event === 'disconnect') return () => run(proc, coordinator, 'disconnect', everyone(coordinator), undefined, false);
   if (event === 'uncaughtException' || event === 'unhandledRejection') {
     return ((error: unknown) => {
-      const targets = [...coordinator.participants].filter((participant) => participant.handleUncaught);
+      const targets = everyone(coordinator).filter((participant) => participant.handleUncaught);
       if (coordinator.pending !== undefined) {
         // Already shutting down: report through the participants, keep going.
         for (const participant of targets) void participant.shutdownFor(event, error);
@@ -156,13 +259,10 @@ function onSignal(proc: ProcessLike, coordinator: Coordinator, signal: NodeJS.Si
   const current = coordinator.run;
   if (coordinator.pending !== undefined && (current === undefined || current.signals > 0)) {
     // The supervisor (or a person at the terminal) asked twice: stop waiting.
-    let code = 1;
-    for (const participant of coordinator.participants) {
-      code = participant.forceExitCode;
-      break;
-    }
+    const all = everyone(coordinator);
+    const code = all[0]?.forceExitCode ?? 1;
     debug('second %s during shutdown: exit %d', signal, code);
-    for (const participant of coordinator.participants) participant.forcedExit(signal, code);
+    for (const participant of all) participant.forcedExit(signal, code);
     if (speaksOnStderr(coordinator)) {
       // One line, whatever the number of lifecycles: the stack of a signal handler tells nobody anything.
       const error = new ForcedExitError(signal, code);
@@ -171,7 +271,7 @@ function onSignal(proc: ProcessLike, coordinator: Coordinator, signal: NodeJS.Si
     proc.exit(code);
     return;
   }
-  const targets = [...coordinator.participants].filter((participant) => participant.signals.includes(signal));
+  const targets = everyone(coordinator).filter((participant) => participant.signals.includes(signal));
   if (current !== undefined) {
     // A cluster disconnect (a rolling restart), PM2's shutdown message or an uncaught error began
     // this shutdown; the orchestrator's SIGTERM that follows is its first signal, not a second one.
@@ -244,8 +344,7 @@ async function decide(current: ProcessShutdown): Promise<number | false> {
 
 /** True when some participant has no logger: then stderr is the only place a person or a supervisor looks. */
 function speaksOnStderr(coordinator: Coordinator): boolean {
-  for (const participant of coordinator.participants) if (participant.hasLogger === false) return true;
-  return false;
+  return everyone(coordinator).some((participant) => participant.hasLogger === false);
 }
 
 /**
@@ -256,7 +355,7 @@ function speaksOnStderr(coordinator: Coordinator): boolean {
 function announce(proc: ProcessLike, coordinator: Coordinator, signal: NodeJS.Signals, when: string): void {
   if (proc.stderr?.isTTY !== true || !speaksOnStderr(coordinator) || cluster.isWorker) return;
   let timeoutMs = 0;
-  for (const participant of coordinator.participants) timeoutMs = Math.max(timeoutMs, participant.timeoutMs ?? 0);
+  for (const participant of everyone(coordinator)) timeoutMs = Math.max(timeoutMs, participant.timeoutMs ?? 0);
   const limit = timeoutMs > 0 ? ` (at most ${formatSeconds(timeoutMs)})` : '';
   const force = signal === 'SIGINT' ? 'press Ctrl+C again' : `send ${signal} again`;
   write(proc, `lifespan: ${signal} ${when}: finishing the requests in flight and running the shutdown hooks${limit}; ${force} to force an exit`);

@@ -6,7 +6,7 @@ import { reportError, writeFailures } from './log-format.js';
 import type { ErrorOutput } from './log-format.js';
 import { show } from './options.js';
 import type { ResolvedOptions } from './options.js';
-import { join, leave, trigger } from './process-coordinator.js';
+import { join, joinWeakly, leave, trigger } from './process-coordinator.js';
 import type { Participant, ProcessLike, ProcessTrigger } from './process-coordinator.js';
 import type { Logger, ShutdownPhase, ShutdownReport } from './types.js';
 
@@ -34,6 +34,8 @@ export class ProcessParticipant {
   readonly #owner: ParticipantOwner;
   #participant: Participant | undefined;
   #stopWatchingDisconnect: (() => void) | undefined;
+  /** Held strongly by the coordinator. */
+  #held = false;
 
   constructor(proc: ProcessLike, options: ResolvedOptions, owner: ParticipantOwner) {
     this.#proc = proc;
@@ -41,14 +43,26 @@ export class ProcessParticipant {
     this.#owner = owner;
   }
 
-  /** Whether it has joined the process (it joins once, and leaves when the lifecycle closes). */
+  /** Whether it has joined the process, held or not (it joins once, and leaves when the lifecycle closes). */
   get joined(): boolean {
     return this.#participant !== undefined;
   }
 
-  /** Joins the coordinator, once. */
+  /** Joins the coordinator, held strongly: the lifecycle was started or given a server by the app. */
   join(): void {
+    if (this.#held) return;
+    this.#held = true;
+    join(this.#proc, this.#theParticipant());
+  }
+
+  /** Joins the coordinator without being kept alive by it (see `joinWeakly()`); `join()` may follow. */
+  joinWeakly(): void {
     if (this.#participant !== undefined) return;
+    joinWeakly(this.#proc, this.#theParticipant());
+  }
+
+  #theParticipant(): Participant {
+    if (this.#participant !== undefined) return this.#participant;
     const options = this.#options;
     this.#participant = {
       signals: options.signals,
@@ -65,8 +79,9 @@ export class ProcessParticipant {
       },
       runExitFallback: () => this.#runExitFallback(),
     };
-    join(this.#proc, this.#participant);
+    // Bun closes no server on worker.disconnect(): its 'disconnect' event is the sign (cluster-worker.ts).
     this.#stopWatchingDisconnect = onDisconnect(() => this.startProcessShutdown('disconnect'));
+    return this.#participant;
   }
 
   /** Leaves the coordinator: the lifecycle is closed. */

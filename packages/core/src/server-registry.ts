@@ -5,6 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SessionLike } from './connection-tracker.js';
+import { isDisconnecting } from './cluster-worker.js';
 import { capabilities, checkRequest, closeListenerOnly, connectionsOf, isHttp2Server } from './node-internals.js';
 
 const debug = debuglog('lifespan');
@@ -285,6 +286,9 @@ export class ServerRegistry {
         server.once('close', () => callback(Object.assign(new Error('Server is not running.'), { code: 'ERR_SERVER_NOT_RUNNING' })));
       } else server.once('close', () => callback());
     }
+    // cluster's worker.disconnect() closes every server of the worker: the process is going away,
+    // and a server that only a request attached must be drained like the others.
+    if (!record.explicit && isDisconnecting()) record.explicit = true;
     if (!record.explicit) {
       // A server attached only because a request arrived on it (supertest's ephemeral servers)
       // is not the app's lifetime: forget it, and close it the way Node would.

@@ -13,8 +13,10 @@ export interface SequenceParts {
   readonly options: ResolvedOptions;
   readonly hooks: HookRegistry<ShutdownPhase>;
   readonly hosts: HostSet;
-  /** The drainer of the attached servers, if any was ever needed. */
+  /** The drainer of the attached servers, if any was ever needed (or an adapter engaged the lifecycle). */
   drainer(): HttpDrainer | undefined;
+  /** An adapter engaged the lifecycle: its app's server may still get its first request during the drain delay. */
+  engaged(): boolean;
   /** The shutdown came from a close (a server's, a framework's), not a load balancer's decision: no drain delay. */
   skipDrainDelay(): boolean;
   /** The framework that started the shutdown closes idle connections at once itself: no idle grace. */
@@ -137,7 +139,10 @@ export class ShutdownSequence {
     const { options, hosts } = this.#parts;
     const { drainDelayMs, drainTimeoutMs, idleGraceMs, timeoutMs } = options;
     const skipDrainDelay = this.#parts.skipDrainDelay();
-    if (drainer !== undefined && (drainer.servers > 0 || drainer.connections > 0)) {
+    // An app whose server no request has reached yet still gets the delay: its load balancer may
+    // send that first request meanwhile, and the server it attaches is drained like any other.
+    const awaitsFirstRequest = this.#parts.engaged() && !skipDrainDelay && drainDelayMs > 0;
+    if (drainer !== undefined && (drainer.servers > 0 || drainer.connections > 0 || awaitsFirstRequest)) {
       const graceMs = this.#parts.skipIdleGrace() ? 0 : idleGraceMs;
       return drainer.drain({ delayMs: skipDrainDelay ? 0 : drainDelayMs, timeoutMs: drainTimeoutMs, idleGraceMs: graceMs, deadline: this.drainDeadline });
     }

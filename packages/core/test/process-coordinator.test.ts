@@ -2,7 +2,10 @@ import http from 'node:http';
 import type { Lifecycle } from '@lifespan/core';
 import { createTestLifecycle } from '@lifespan/core/testing';
 import type { LifecycleOptions, ShutdownReport } from '@lifespan/core';
-import { trigger } from '../src/process-coordinator';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { join, joinWeakly, leave, participantCount, trigger } from '../src/process-coordinator';
+import type { Participant } from '../src/process-coordinator';
 import { createLogger, FakeProcess } from './fake-process';
 
 const kCoordinator = Symbol.for('@lifespan/core.signals');
@@ -42,6 +45,67 @@ describe('process coordinator', () => {
       await settle();
       expect(proc.exit).not.toHaveBeenCalled();
       expect(proc.written()).toBe('');
+    });
+  });
+
+  describe('joinWeakly(participant)', () => {
+    function participant(signals: NodeJS.Signals[], calls: string[] = []): Participant {
+      return {
+        signals,
+        handleUncaught: false,
+        exitFallback: true,
+        forceExitCode: 1,
+        hasLogger: true,
+        shutdownFor: (reason) => {
+          calls.push(`shutdown:${reason}`);
+          return Promise.resolve(0);
+        },
+        forcedExit: () => undefined,
+        runExitFallback: () => void calls.push('exit fallback'),
+      };
+    }
+
+    it('shuts a weakly held participant down on a signal, but gives it no exit fallback', async () => {
+      const proc = new FakeProcess();
+      const calls: string[] = [];
+      const held = participant(['SIGTERM'], calls);
+      joinWeakly(proc, held);
+      expect(proc.listened()).toEqual(['SIGTERM']);
+      proc.emit('SIGTERM');
+      await settle();
+      expect(calls).toEqual(['shutdown:SIGTERM']);
+      expect(proc.exit).toHaveBeenCalledWith(0);
+      leave(proc, held);
+    });
+
+    it('holds a participant strongly once it joins, with every listener it asks for', () => {
+      const proc = new FakeProcess();
+      const held = participant(['SIGINT']);
+      joinWeakly(proc, held);
+      join(proc, held);
+      expect(participantCount(proc)).toEqual({ strong: 1, weak: 0 });
+      expect(proc.listened()).toEqual(['SIGINT', 'exit']);
+      joinWeakly(proc, held);
+      expect(participantCount(proc)).toEqual({ strong: 1, weak: 0 });
+      leave(proc, held);
+      expect(proc.listened()).toEqual([]);
+    });
+
+    it('lets 10,000 participants nobody holds be collected, and removes the listeners only they needed', async () => {
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      const proc = new FakeProcess();
+      (() => {
+        for (let i = 0; i < 10_000; i++) joinWeakly(proc, participant(['SIGTERM', 'SIGINT']));
+      })();
+      expect(participantCount(proc).weak).toBe(10_000);
+      expect(proc.listened()).toEqual(['SIGINT', 'SIGTERM']);
+      for (let round = 0; round < 20 && proc.listened().length > 0; round++) {
+        gc();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(participantCount(proc)).toEqual({ strong: 0, weak: 0 });
+      expect(proc.listened()).toEqual([]);
     });
   });
 

@@ -21,10 +21,10 @@ export interface ShutdownHooksMiddleware extends Middleware {
 /**
  * Koa middleware that gives `ctx` and `ctx.request` `registerShutdown`, `onShutdown`,
  * `shutdownSignal` and `lifecycle`, and lets the lifecycle drain the server requests arrive on.
+ * Creating it engages the app with the process (signals, a cluster disconnect, PM2).
  * @example
- * const hooks = shutdownHooks({ drainDelayMs: 5000 });
- * app.use(hooks);
- * hooks.lifecycle.attach(app.listen(3000));
+ * app.use(shutdownHooks({ drainDelayMs: 5000 }));
+ * app.listen(3000);
  */
 export function shutdownHooks(options?: ShutdownHooksOptions): ShutdownHooksMiddleware {
   const lifecycle = adapterLifecycle(options, 'shutdownHooks()');
