@@ -119,8 +119,8 @@ export function joinWeakly(proc: ProcessLike, participant: Participant): void {
   }
   // A test suite creates apps by the thousand: sync (which reads every participant) only when this
   // one needs a listener that is not there yet.
-  const needed = [...participant.signals, ...(participant.handleUncaught ? ['uncaughtException'] : [])];
-  if (coordinator.installed.size === 0 || needed.some((event) => !coordinator.installed.has(event))) sync(proc, coordinator);
+  const needed = [...participant.signals, ...(participant.handleUncaught ? ['uncaughtException'] : []), ...(cluster.isWorker ? ['disconnect'] : []), ...(underPm2(proc) ? ['message'] : [])];
+  if (needed.some((event) => !coordinator.installed.has(event))) sync(proc, coordinator);
 }
 
 /** Removes a lifecycle; listeners nobody needs any more are removed, unless a process-level shutdown is running. */
@@ -211,7 +211,7 @@ function sync(proc: ProcessLike, coordinator: Coordinator): void {
   const anyone = coordinator.participants.size > 0 || (coordinator.weak?.refs.size ?? 0) > 0;
   // PM2 sends a 'shutdown' message instead of a signal on Windows. Only under PM2: a 'message'
   // listener keeps an IPC channel (any forked child) alive.
-  if (anyone && proc.env['pm_id'] !== undefined && typeof proc.send === 'function') wanted.add('message');
+  if (anyone && underPm2(proc)) wanted.add('message');
   // A cluster worker's disconnect closes its servers first; a lifecycle that knows none of them
   // (no request yet) learns of it here. Cluster's own listener already holds the channel.
   if (anyone && cluster.isWorker) wanted.add('disconnect');
@@ -227,6 +227,10 @@ function sync(proc: ProcessLike, coordinator: Coordinator): void {
     coordinator.installed.set(event, listener);
     proc.on(event, listener);
   }
+}
+
+function underPm2(proc: ProcessLike): boolean {
+  return proc.env['pm_id'] !== undefined && typeof proc.send === 'function';
 }
 
 function listenerFor(proc: ProcessLike, coordinator: Coordinator, event: string): (...args: any[]) => void {
