@@ -57,6 +57,8 @@ export interface LifecycleEnvironment {
  */
 export class Lifecycle implements AsyncDisposable {
   readonly #listeners = new ListenerSet<LifecycleEvents>();
+  /** `keepAliveTimeoutMs` was given: it is a minimum for every server, not only for Node's default. */
+  readonly #keepAliveTimeoutGiven: boolean;
   readonly #options: ResolvedOptions;
   readonly #process: ProcessLike;
   readonly #shutdownHooks: HookRegistry<ShutdownPhase>;
@@ -85,6 +87,7 @@ export class Lifecycle implements AsyncDisposable {
   /** @internal Users: `createLifecycle()`; tests: `createTestLifecycle()` from `@lifespan/core/testing`. */
   constructor(options: LifecycleOptions | undefined, environment: LifecycleEnvironment) {
     this.#options = resolveOptions(options, environment.extraOptionKeys);
+    this.#keepAliveTimeoutGiven = options?.keepAliveTimeoutMs !== undefined;
     this.#process = environment.process;
     this.#log = containedLogger(this.#options.logger, this.#process.stderr ?? process.stderr);
     warnDeadlineSplit(this.#process, options, this.#options);
@@ -343,7 +346,7 @@ export class Lifecycle implements AsyncDisposable {
     else this.engage();
     if (!drainer.attach(server, explicit)) return;
     const { keepAliveTimeoutMs } = this.#options;
-    if (keepAliveTimeoutMs !== false) applyKeepAliveTimeout(server, keepAliveTimeoutMs);
+    if (keepAliveTimeoutMs !== false) applyKeepAliveTimeout(server, keepAliveTimeoutMs, !this.#keepAliveTimeoutGiven);
     if (this.#state === 'created') {
       // Readiness means "startup done and listening": start once the server listens.
       if (server.listening) this.#startItself(explicit);

@@ -33,8 +33,18 @@ describe('createLifecycle({ keepAliveTimeoutMs })', () => {
   it('never lowers what the server already keeps (Fastify: 72 s), and leaves 0 (no timeout) alone', () => {
     expect(timeoutsOf(attached({}, (server) => (server.keepAliveTimeout = 72_000)))).toMatchObject({ keepAliveTimeout: 72_000 });
     expect(timeoutsOf(attached({}, (server) => (server.headersTimeout = 0)))).toMatchObject({ keepAliveTimeout: 65_000, headersTimeout: 0 });
-    const disabled = attached({}, (server) => (server.keepAliveTimeout = 0));
+    const disabled = attached({ keepAliveTimeoutMs: 65_000 }, (server) => (server.keepAliveTimeout = 0));
     expect(timeoutsOf(disabled)).toEqual({ keepAliveTimeout: 0, headersTimeout: 65_000 + bufferOf(disabled), requestTimeout: 300_000 });
+  });
+
+  it("by default keeps a keep-alive timeout the app or its framework chose (Fastify's keepAliveTimeout: 10), as without Lifespan", () => {
+    const chosen = (server: http.Server): void => void (server.keepAliveTimeout = 10);
+    expect(timeoutsOf(attached({}, chosen))).toEqual({ ...timeoutsOf(http.createServer()), keepAliveTimeout: 10 });
+    expect(timeoutsOf(attached({}, (server) => (server.keepAliveTimeout = 0)))).toMatchObject({ keepAliveTimeout: 0, headersTimeout: 60_000 });
+  });
+
+  it('with keepAliveTimeoutMs given, raises any shorter value the app set', () => {
+    expect(timeoutsOf(attached({ keepAliveTimeoutMs: 65_000 }, (server) => (server.keepAliveTimeout = 10)))).toMatchObject({ keepAliveTimeout: 65_000 });
   });
 
   it('with false, leaves the server as node:http made it', () => {
