@@ -1,22 +1,10 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { lifecycle } from '@lifespan/fastify';
 import { createTestLifecycle, createTestProcess, shutdownApp } from '@lifespan/core/testing';
+import { get } from '@lifespan/testsuite';
 
 // The recipe of docs/testing.md for Fastify: SIGTERM to a process stand-in, with a request in flight.
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode!, body }));
-      })
-      .on('error', reject);
-  });
-}
-
 describe('testing a Fastify app\'s shutdown with @lifespan/core/testing', () => {
   it('SIGTERM: the request in flight is answered, the hook runs once, fastify closes, the exit code is 0', async () => {
     const proc = createTestProcess();
@@ -30,7 +18,7 @@ describe('testing a Fastify app\'s shutdown with @lifespan/core/testing', () => 
       return 'done';
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
-    const answer = get((app.server.address() as AddressInfo).port, '/slow');
+    const answer = get(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/slow`).then(({ status, body }) => ({ status, body }));
     await new Promise((resolve) => setTimeout(resolve, 30));
     proc.signal('SIGTERM');
     expect(await answer).toEqual({ status: 200, body: 'done' });
