@@ -10,6 +10,17 @@ import { recordTiming, startFixture } from './start-fixture';
 // the server reports what its handler saw (harness/server-ledger.cjs), and harness/fates.cjs
 // decides each request's fate. A request crossing the FIN of a connection idle longer than the
 // grace is the one loss no server can prevent: it is counted apart, never as an exemption.
+
+/** The whole body of a response or HTTP/2 stream, once it ended. */
+function bodyOf(stream: NodeJS.ReadableStream): Promise<string> {
+  let body = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => (body += chunk));
+  return new Promise((resolve, reject) => {
+    stream.on('end', () => resolve(body));
+    stream.on('error', reject);
+  });
+}
 const describePosix = process.platform === 'win32' ? describe.skip : describe;
 // Generous on purpose: two busy cores. The 100 ms target is the benchmark's to measure.
 const promptExitMs = 2000;
@@ -88,16 +99,10 @@ describePosix.each(['http.mjs', 'http.cjs'])('lifecycle.attach(server) on SIGTER
     const agent = new http.Agent({ keepAlive: true });
     try {
       const stream = await open(`${app.url}/sse`, agent);
-      let body = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => (body += chunk));
-      const ended = new Promise<void>((resolve, reject) => {
-        stream.on('end', resolve);
-        stream.on('error', reject);
-      });
+      const ended = bodyOf(stream);
       await app.until(() => app.events('arrived').length === 1, 'the stream to open');
       app.kill('SIGTERM');
-      await ended;
+      const body = await ended;
       expect(stream.complete).toBe(true);
       expect(body).toBe('data: hello\n\nevent: end\ndata: bye\n\n');
       expect(await app.exited).toEqual({ code: 0, signal: null });
@@ -229,16 +234,10 @@ describePosix('lifecycle.attach(http2 server) on SIGTERM', () => {
     client.on('error', () => undefined);
     try {
       const stream = client.request({ ':path': '/sse' });
-      let body = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => (body += chunk));
-      const ended = new Promise<void>((resolve, reject) => {
-        stream.on('end', resolve);
-        stream.on('error', reject);
-      });
+      const ended = bodyOf(stream);
       await app.until(() => app.events('arrived').length === 1, 'the stream to open');
       app.kill('SIGTERM');
-      await ended;
+      const body = await ended;
       expect(body).toBe('data: hello\n\nevent: end\ndata: bye\n\n');
       expect(await app.exited).toEqual({ code: 0, signal: null });
       expect(app.lines()).toEqual(['drain:request', 'close:server']);
