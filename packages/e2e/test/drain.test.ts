@@ -3,7 +3,7 @@ import http2 from 'node:http2';
 import { freeSocketCount, idleKeepAlive, open, unusedConnections } from './clients';
 import { losses, noLoss, sigtermUnderLoad, testCa } from './load-harness';
 import type { LoadPlan, UnderLoad } from './load-harness';
-import { recordTiming, startFixture } from './start-fixture';
+import { recordTiming, runtime, startFixture } from './start-fixture';
 
 // Every request a client wrote is answered, or refused before it was written (the listener was
 // gone: a real client goes elsewhere). The load runs in its own process (harness/load-process.mjs),
@@ -194,8 +194,10 @@ describePosix('lifecycle.attach(server) on SIGTERM: what issue 12 says is lost t
   // whole drainTimeoutMs and exited 1); but the response that carries Connection: close is chosen
   // when the app writes it, and a request the client sent in the meantime that the server had not
   // read yet (a process short of CPU reads late) is re-sent by undici after that response, to a
-  // listener that is gone. Fails every run on this 2-core machine (about 10 of ~100 requests).
-  it.failing('answers every request of undici clients pipelining 10 requests', async () => {
+  // listener that is gone. Fails every run on this 2-core machine (about 10 of ~100 requests) with
+  // the server on Node; with the server on Bun it fails in some runs and not in others, so it is
+  // left out there (a test whose outcome is a coin is no test).
+  (runtime.kind === 'bun' ? it.skip : it.failing)('answers every request of undici clients pipelining 10 requests', async () => {
     const result = await sigtermUnderLoad('http.mjs', { SCENARIO: 'keep-alive', DRAIN_TIMEOUT_MS: '1000' }, [{ clients: [{ kind: 'undici', count: 2, pipelining: 10, path: '/slow?ms=5' }] }]);
     expectNoLoss(result);
   });
