@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { keepAliveLoad } from './keep-alive-load';
-import { recordTiming, runtime, startFixture } from './start-fixture';
+import { recordTiming, startFixture } from './start-fixture';
 
 interface Restart {
   oldId: number;
@@ -26,10 +26,7 @@ function freshPid(url: string): Promise<number> {
   });
 }
 
-// Not on Bun (1.4.5): a rolling restart there does not complete (the test times out with requests
-// refused: ECONNREFUSED), cause not found yet; the README's runtime table says restartWorkers() is
-// Node and Deno only. worker.disconnect() itself is tested on Bun (process.test.ts, cluster-signals.test.ts).
-const describeUnix = process.platform === 'win32' || runtime.kind === 'bun' ? describe.skip : describe;
+const describeUnix = process.platform === 'win32' ? describe.skip : describe;
 
 describeUnix('restartWorkers() (Node cluster rolling restart)', () => {
   it('replaces both workers under load: no request lost, each old worker runs its hooks once and exits 0', async () => {
