@@ -20,7 +20,8 @@ export type LifecycleErrorCode =
   | 'ERR_LIFESPAN_DRAIN_FAILED'
   | 'ERR_LIFESPAN_CALLBACK_FAILED'
   | 'ERR_LIFESPAN_REQUESTS_UNANSWERED'
-  | 'ERR_LIFESPAN_DEADLINE_SPLIT';
+  | 'ERR_LIFESPAN_DEADLINE_SPLIT'
+  | 'ERR_LIFESPAN_WEBSOCKETS_TERMINATED';
 
 /** The closed list of codes, for documentation tests and exhaustive switches. */
 export const errorCodes: readonly LifecycleErrorCode[] = [
@@ -45,6 +46,7 @@ export const errorCodes: readonly LifecycleErrorCode[] = [
   'ERR_LIFESPAN_CALLBACK_FAILED',
   'ERR_LIFESPAN_REQUESTS_UNANSWERED',
   'ERR_LIFESPAN_DEADLINE_SPLIT',
+  'ERR_LIFESPAN_WEBSOCKETS_TERMINATED',
 ];
 
 /** Base class of every error Lifespan throws or reports; branch on `code`, not on the class. */
@@ -171,6 +173,17 @@ export class RequestsUnansweredError extends LifecycleError {
   readonly code = 'ERR_LIFESPAN_REQUESTS_UNANSWERED';
   constructor(readonly requests: number) {
     super(`${requests} request(s) were read during the drain but their connection closed before their response could be written (pipelined behind a response that ended it, or the client hung up)`);
+  }
+}
+
+/** WebSocket clients of a server handed to `lifecycle.webSockets()` had not closed by the drain timeout: they were terminated. */
+export class WebSocketsTerminatedError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_WEBSOCKETS_TERMINATED';
+  constructor(
+    readonly clients: number,
+    readonly timeoutMs: number,
+  ) {
+    super(`${clients} WebSocket client(s) had not closed ${timeoutMs} ms into the drain (sent a close frame, no reply) and were terminated`);
   }
 }
 

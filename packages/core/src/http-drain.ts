@@ -3,7 +3,7 @@ import type { Http2ServerRequest } from 'node:http2';
 import type { Socket } from 'node:net';
 import { debuglog } from 'node:util';
 import { ConnectionTracker } from './connection-tracker.js';
-import { ConnectionsDestroyedError, DrainFailedError, RequestsUnansweredError } from './errors.js';
+import { ConnectionsDestroyedError, DrainFailedError, RequestsUnansweredError, WebSocketsTerminatedError } from './errors.js';
 import type { LifecycleError } from './errors.js';
 import type { Connection } from './connection-tracker.js';
 import { IdleCloser } from './idle-closer.js';
@@ -15,6 +15,8 @@ import { now } from './run-hook.js';
 import { ServerRegistry } from './server-registry.js';
 import type { DrainableServer } from './server-registry.js';
 import type { DrainEvent, DrainStats } from './types.js';
+import { closeCodes, closeWindowShare, WebSocketCloser } from './websocket-closer.js';
+import type { WebSocketServerLike } from './websocket-closer.js';
 
 export type { DrainableServer } from './server-registry.js';
 
@@ -37,6 +39,8 @@ export interface DrainPlan {
   readonly idleGraceMs: number;
   /** In `now()` time. */
   readonly deadline: number;
+  /** A rolling restart (cluster disconnect, PM2): WebSocket clients get 1012 (Service Restart), not 1001 (Going Away). */
+  readonly restarting: boolean;
 }
 
 /**
@@ -55,6 +59,7 @@ export class HttpDrainer implements InflightOwner {
   readonly #closer: IdleCloser;
   readonly #inFlight: InflightTracker;
   readonly #errors: LifecycleError[] = [];
+  readonly #webSockets = new WebSocketCloser(() => this.checkSettled());
   #closing = false;
   #onSettled: (() => void) | undefined;
   #sweep: ReturnType<typeof setInterval> | undefined;
@@ -127,9 +132,14 @@ export class HttpDrainer implements InflightOwner {
     return this.#servers.size;
   }
 
+  /** WebSocket servers handed over (`lifecycle.webSockets()`). */
+  get webSocketServers(): number {
+    return this.#webSockets.size;
+  }
+
   /** Figures for the report. */
   get stats(): DrainStats {
-    return { ...this.#inFlight.stats };
+    return { ...this.#inFlight.stats, webSocketsClosed: this.#webSockets.closed, webSocketsTerminated: this.#webSockets.terminated };
   }
 
   /** What went wrong, for the report: connections destroyed at the timeout, steps that threw. */
@@ -140,6 +150,11 @@ export class HttpDrainer implements InflightOwner {
   /** Starts tracking `server`; a second call for the same server does nothing. */
   attach(server: DrainableServer, explicit: boolean): boolean {
     return this.#servers.attach(server, explicit);
+  }
+
+  /** Closes the clients of `server` (a `ws` WebSocketServer, Socket.IO's engine) with a close frame at the drain. */
+  addWebSockets(server: WebSocketServerLike): void {
+    this.#webSockets.add(server);
   }
 
   /** Whether `server` was attached explicitly (not only because a request arrived on it). */
@@ -215,8 +230,10 @@ export class HttpDrainer implements InflightOwner {
     this.#guard('closing idle connections', () => this.#closer.start(this.#connections.connections));
     if (this.#servers.hasHidden || this.#connections.hasUnknown) this.#sweepWhileDraining(plan.idleGraceMs);
     const budget = Math.max(0, Math.min(plan.timeoutMs, plan.deadline - now()));
+    if (this.#webSockets.size > 0) this.#guard('sending the WebSockets their close frames', () => this.#closeWebSockets(plan, budget));
     const settled = await this.#settledWithin(budget);
     clearInterval(this.#sweep);
+    this.#webSockets.stop();
     this.#servers.drainOver();
     const stats = this.#inFlight.stats;
     if (stats.unansweredRequests > 0) this.#errors.push(new RequestsUnansweredError(stats.unansweredRequests));
@@ -224,6 +241,9 @@ export class HttpDrainer implements InflightOwner {
       this.#emit({ type: 'drained', completed: stats.completedDuringDrain });
       return;
     }
+    // Terminated first, and their connections awaited: what is counted next is what was not a WebSocket.
+    const webSockets = this.#webSockets.size > 0 ? await this.#terminateWebSockets() : 0;
+    if (webSockets > 0) this.#errors.push(new WebSocketsTerminatedError(webSockets, Math.round(budget)));
     const requests = this.#inFlight.responses.size;
     const connections = this.#connections.size;
     const unlisted = this.#servers.hiddenOpen;
@@ -232,7 +252,27 @@ export class HttpDrainer implements InflightOwner {
     this.#guard('destroying the connections left', () => this.destroyAll());
     // Whatever held them (a WebSocket, an HTTP/2 stream, a hung request), the clients lost them.
     if (connections > 0 || unlisted) this.#errors.push(new ConnectionsDestroyedError(connections, Math.round(budget)));
-    this.#emit({ type: 'destroyed', connections, requests });
+    this.#emit({ type: 'destroyed', connections, requests, webSockets });
+  }
+
+  /**
+   * Close frames spread over a share of the drain's time (`closeWindowShare`): the rest is left
+   * for the closing handshakes, so that no client is terminated while it could still answer.
+   */
+  #closeWebSockets(plan: DrainPlan, budget: number): void {
+    const code = plan.restarting ? closeCodes.serviceRestart : closeCodes.goingAway;
+    const windowMs = budget * closeWindowShare;
+    this.#emit({ type: 'webSocketsClosing', clients: this.#webSockets.openClients, code, windowMs });
+    this.#webSockets.start(windowMs, code, plan.restarting ? 'server restarting' : 'server shutting down');
+  }
+
+  async #terminateWebSockets(): Promise<number> {
+    try {
+      return await this.#webSockets.terminate();
+    } catch (error) {
+      this.#failed('terminating the WebSockets left', error);
+      return 0;
+    }
   }
 
   /** The lifecycle is closed: the servers get their own `close()` back and lose Lifespan's listeners. */
@@ -242,6 +282,7 @@ export class HttpDrainer implements InflightOwner {
 
   /** Destroys everything still open; used when the process must go now. */
   destroyAll(): void {
+    this.#webSockets.terminateNow();
     this.#connections.destroyAll();
     this.#servers.destroyHidden();
   }
@@ -299,7 +340,7 @@ export class HttpDrainer implements InflightOwner {
   }
 
   #isSettled(): boolean {
-    return this.#inFlight.responses.size === 0 && this.#connections.size === 0 && !this.#servers.hiddenOpen;
+    return this.#inFlight.responses.size === 0 && this.#connections.size === 0 && !this.#servers.hiddenOpen && !this.#webSockets.open;
   }
 
   /**

@@ -8,6 +8,7 @@ export type { RestartWorkersOptions, WorkerRestart } from './restart-workers.js'
 export { stopWorkers, stopWorkersOnSignal } from './stop-workers.js';
 export type { StopWorkersOnSignalOptions, StopWorkersOptions, WorkerStop } from './stop-workers.js';
 export type { HealthCheckOptions, HealthOptions } from './health-checks.js';
+export type { EngineServerLike, EngineSocketLike, WebSocketLike, WebSocketServerLike, WsServerLike } from './websocket-closer.js';
 export {
   AlreadyShutDownError,
   ConnectionsDestroyedError,
@@ -27,6 +28,7 @@ export {
   StartupAbortedError,
   StartupFailedError,
   UncaughtError,
+  WebSocketsTerminatedError,
   WorkerRestartError,
 } from './errors.js';
 export type { LifecycleErrorCode } from './errors.js';

@@ -27,6 +27,8 @@ export interface MutableDrainStats {
   unansweredRequests: number;
   idleConnectionsClosed: number;
   connectionsDestroyed: number;
+  webSocketsClosed: number;
+  webSocketsTerminated: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export interface MutableDrainStats {
  */
 export class InflightTracker {
   readonly responses = new Set<Tracked>();
-  readonly stats: MutableDrainStats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, unansweredRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
+  readonly stats: MutableDrainStats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, unansweredRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0, webSocketsClosed: 0, webSocketsTerminated: 0 };
   readonly #owner: InflightOwner;
   readonly #connections: ConnectionTracker;
   readonly #closer: IdleCloser;

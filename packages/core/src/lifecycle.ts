@@ -19,9 +19,11 @@ import { containedLogger, describeDrainEvent } from './log-format.js';
 import { serverOf } from './node-internals.js';
 import { checkServer, resolveOptions, show } from './options.js';
 import type { ResolvedOptions } from './options.js';
+import { underPm2 } from './process-coordinator.js';
 import type { ProcessLike } from './process-coordinator.js';
 import { ProcessParticipant } from './process-participant.js';
 import type { RequestScope } from './request-scope.js';
+import type { WebSocketServerLike } from './websocket-closer.js';
 import { runHook } from './run-hook.js';
 import { ShutdownSequence, warnDeadlineSplit } from './shutdown-sequence.js';
 import type {
@@ -229,6 +231,20 @@ export class Lifecycle implements AsyncDisposable {
     return this;
   }
 
+  /**
+   * Hands over a WebSocket server (`ws`'s `WebSocketServer`, or Socket.IO's `io.engine`): when the
+   * listeners close, each of its clients gets a close frame, 1001 (Going Away), or 1012 (Service
+   * Restart) during a rolling restart, spread over the first half of the drain; the drain waits for
+   * them, and those still open at `drainTimeoutMs` are terminated and reported.
+   * @example
+   * const wss = new WebSocketServer({ server });
+   * lifecycle.attach(server).webSockets(wss);
+   */
+  webSockets(server: WebSocketServerLike): this {
+    (this.#drainer ?? this.#createDrainer()).addWebSockets(server);
+    return this;
+  }
+
   /** Liveness and readiness from the state alone (no health checks run). */
   health(): HealthStatus {
     const state = this.#state;
@@ -410,6 +426,7 @@ export class Lifecycle implements AsyncDisposable {
       skipDrainDelay: () => this.#skipDrainDelay,
       skipIdleGrace: () => this.#skipIdleGrace,
       startupFailed: () => this.#startupFailed,
+      restarting: () => isRestart(reason, this.#process),
       setState: (state) => this.#setState(state),
       runHook: (record, hookReason, deadline) => this.#runHook(record, hookReason, deadline),
       reportError: (error) => this.#participant.reportError(error),
@@ -463,6 +480,11 @@ export class Lifecycle implements AsyncDisposable {
       return result;
     });
   }
+}
+
+/** A shutdown the process is restarted after: a cluster disconnect (`restartWorkers()` too), or PM2, which restarts what it stops. */
+function isRestart(reason: string, proc: ProcessLike): boolean {
+  return reason === 'disconnect' || reason === 'pm2:shutdown' || underPm2(proc);
 }
 
 /** The report with the listener failures of its shutdown: a report with errors is not ok. */

@@ -15,8 +15,10 @@ export function describeDrainEvent(event: DrainEvent): string {
       return `closed ${event.connections} idle connection(s)`;
     case 'drained':
       return `drained (${event.completed} request(s) completed during drain)`;
+    case 'webSocketsClosing':
+      return `sending ${event.clients} WebSocket client(s) a close frame (${event.code}) over ${Math.round(event.windowMs)} ms`;
     case 'destroyed':
-      return `destroyed ${event.connections} connection(s) with ${event.requests} request(s) in flight at the drain timeout`;
+      return `destroyed ${event.connections} connection(s) with ${event.requests} request(s) in flight and terminated ${event.webSockets} WebSocket(s) at the drain timeout`;
   }
 }
 

@@ -229,7 +229,8 @@ function sync(proc: ProcessLike, coordinator: Coordinator): void {
   }
 }
 
-function underPm2(proc: ProcessLike): boolean {
+/** Whether PM2 runs this process (it sets `pm_id` and an IPC channel). */
+export function underPm2(proc: ProcessLike): boolean {
   return proc.env['pm_id'] !== undefined && typeof proc.send === 'function';
 }
 

@@ -21,6 +21,8 @@ export interface SequenceParts {
   skipDrainDelay(): boolean;
   /** The framework that started the shutdown closes idle connections at once itself: no idle grace. */
   skipIdleGrace(): boolean;
+  /** The process is going away for a rolling restart (cluster disconnect, PM2): WebSocket clients get 1012. */
+  restarting(): boolean;
   /** True after a failed startup: the host is still in its own boot and reports the failure itself. */
   startupFailed(): boolean;
   setState(state: LifecycleState): void;
@@ -53,7 +55,7 @@ export function warnDeadlineSplit(proc: ProcessLike, given: LifecycleOptions | u
   );
 }
 
-const zeroStats: DrainStats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, unansweredRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0 };
+const zeroStats: DrainStats = { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, unansweredRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0, webSocketsClosed: 0, webSocketsTerminated: 0 };
 
 /**
  * One shutdown, start to report: drain (drain hooks, HTTP drain, the framework's close), then
@@ -142,9 +144,10 @@ export class ShutdownSequence {
     // An app whose server no request has reached yet still gets the delay: its load balancer may
     // send that first request meanwhile, and the server it attaches is drained like any other.
     const awaitsFirstRequest = this.#parts.engaged() && !skipDrainDelay && drainDelayMs > 0;
-    if (drainer !== undefined && (drainer.servers > 0 || drainer.connections > 0 || awaitsFirstRequest)) {
+    if (drainer !== undefined && (drainer.servers > 0 || drainer.connections > 0 || drainer.webSocketServers > 0 || awaitsFirstRequest)) {
       const graceMs = this.#parts.skipIdleGrace() ? 0 : idleGraceMs;
-      return drainer.drain({ delayMs: skipDrainDelay ? 0 : drainDelayMs, timeoutMs: drainTimeoutMs, idleGraceMs: graceMs, deadline: this.drainDeadline });
+      const restarting = this.#parts.restarting();
+      return drainer.drain({ delayMs: skipDrainDelay ? 0 : drainDelayMs, timeoutMs: drainTimeoutMs, idleGraceMs: graceMs, deadline: this.drainDeadline, restarting });
     }
     // A framework with no attached server still gets the delay: its load balancer needs it too.
     if (hosts.size > 0 && !skipDrainDelay && drainDelayMs > 0) return new Promise((resolve) => setTimeout(resolve, Math.min(drainDelayMs, timeoutMs * drainShare)));

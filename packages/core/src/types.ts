@@ -85,6 +85,10 @@ export interface DrainStats {
   readonly idleConnectionsClosed: number;
   /** Connections (upgraded ones included) destroyed at the drain timeout or deadline. */
   readonly connectionsDestroyed: number;
+  /** WebSocket clients of the servers handed to `lifecycle.webSockets()` sent a close frame (1001, or 1012 during a rolling restart). */
+  readonly webSocketsClosed: number;
+  /** Of those servers' clients, the ones still open at the drain timeout or deadline, terminated (not counted in `connectionsDestroyed`). */
+  readonly webSocketsTerminated: number;
 }
 
 /** What `shutdown()` resolves with; it never rejects. */
@@ -178,4 +182,5 @@ export type DrainEvent =
   | { readonly type: 'listenerClosed'; readonly servers: number }
   | { readonly type: 'idleClosed'; readonly connections: number }
   | { readonly type: 'drained'; readonly completed: number }
-  | { readonly type: 'destroyed'; readonly connections: number; readonly requests: number };
+  | { readonly type: 'webSocketsClosing'; readonly clients: number; readonly code: number; readonly windowMs: number }
+  | { readonly type: 'destroyed'; readonly connections: number; readonly requests: number; readonly webSockets: number };

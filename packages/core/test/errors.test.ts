@@ -35,6 +35,7 @@ const union: Record<LifecycleErrorCode, true> = {
   ERR_LIFESPAN_CALLBACK_FAILED: true,
   ERR_LIFESPAN_REQUESTS_UNANSWERED: true,
   ERR_LIFESPAN_DEADLINE_SPLIT: true,
+  ERR_LIFESPAN_WEBSOCKETS_TERMINATED: true,
 };
 
 type ErrorClass = new (...args: unknown[]) => LifecycleError;

@@ -50,3 +50,75 @@ describe('lifecycle.shutdown() with upgraded connections', () => {
     expect(report.http.connectionsDestroyed).toBe(0);
   });
 });
+
+describe('lifecycle.webSockets(server)', () => {
+  async function startHandedOver(lifecycle: Lifecycle): Promise<{ url: string; wss: WebSocketServer }> {
+    const server = http.createServer((_req, res) => res.end('ok'));
+    const wss = new WebSocketServer({ server });
+    lifecycle.attach(server).webSockets(wss);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`, wss };
+  }
+
+  async function connect(url: string): Promise<{ client: WebSocket; closed: Promise<[number, string]> }> {
+    const client = new WebSocket(url);
+    const closed = new Promise<[number, string]>((resolve) => client.once('close', (code, reason) => resolve([code, reason.toString()])));
+    await once(client, 'open');
+    return { client, closed };
+  }
+
+  it('sends each client 1001 with a reason and waits for it to close: nothing destroyed, report ok', async () => {
+    const lifecycle = createLifecycle({ signals: false, drainTimeoutMs: 400 });
+    const { url } = await startHandedOver(lifecycle);
+    const clients = await Promise.all([connect(url), connect(url), connect(url)]);
+    const report = await lifecycle.shutdown('test');
+    expect(await Promise.all(clients.map(({ closed }) => closed))).toEqual([
+      [1001, 'server shutting down'],
+      [1001, 'server shutting down'],
+      [1001, 'server shutting down'],
+    ]);
+    expect(report.ok).toBe(true);
+    expect(report.http).toMatchObject({ webSocketsClosed: 3, webSocketsTerminated: 0, connectionsDestroyed: 0 });
+  });
+
+  it('closes the clients of a standalone WebSocketServer (its own port, no attached server) too', async () => {
+    const lifecycle = createLifecycle({ signals: false, drainTimeoutMs: 400 });
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(wss, 'listening');
+    lifecycle.webSockets(wss);
+    const { closed } = await connect(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`);
+    const report = await lifecycle.shutdown('test');
+    expect(await closed).toEqual([1001, 'server shutting down']);
+    expect(report.http).toMatchObject({ webSocketsClosed: 1, webSocketsTerminated: 0 });
+    wss.close();
+  });
+
+  it('terminates a client that does not answer its close frame at drainTimeoutMs: ERR_LIFESPAN_WEBSOCKETS_TERMINATED', async () => {
+    const lifecycle = createLifecycle({ signals: false, drainTimeoutMs: 300 });
+    const { url } = await startHandedOver(lifecycle);
+    const { client } = await connect(url);
+    client.pause();
+    const report = await lifecycle.shutdown('test');
+    expect(report.ok).toBe(false);
+    expect(report.errors.map((error) => error.code)).toEqual(['ERR_LIFESPAN_WEBSOCKETS_TERMINATED']);
+    expect(report.http).toMatchObject({ webSocketsClosed: 1, webSocketsTerminated: 1, connectionsDestroyed: 0 });
+    client.terminate();
+  });
+
+  it.each([
+    ['a WebSocketServer without client tracking', new WebSocketServer({ noServer: true, clientTracking: false }), 'clientTracking: true'],
+    ['a Socket.IO server', { engine: {}, sockets: {} }, 'pass io.engine'],
+    ['undefined', undefined, 'undefined'],
+  ])('throws ERR_LIFESPAN_INVALID_ARG for %s, naming what to pass', (_name, value, hint) => {
+    const lifecycle = createLifecycle({ signals: false });
+    let thrown: unknown;
+    try {
+      lifecycle.webSockets(value as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ code: 'ERR_LIFESPAN_INVALID_ARG' });
+    expect((thrown as Error).message).toContain(hint);
+  });
+});
