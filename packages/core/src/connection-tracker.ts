@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { currentResponse, lastRequestRead, readingRequest } from './node-internals.js';
 import { now } from './run-hook.js';
+import { destroySession } from './session-socket.js';
 import { kObserved } from './symbols.js';
 
 /** One TCP (or TLS) connection of an attached HTTP/1 server. */
@@ -37,6 +38,8 @@ export interface Http2SessionLike {
   once(event: 'close', listener: () => void): unknown;
   readonly closed: boolean;
   readonly destroyed: boolean;
+  /** node:http2's proxy of the session's socket: its properties can be read, it cannot be destroyed. */
+  readonly socket?: { readonly remotePort?: number } | undefined;
 }
 
 /** What the tracker tells its owner. */
@@ -250,7 +253,7 @@ export class ConnectionTracker {
   /** Destroys every connection and session. */
   destroyAll(): void {
     for (const { socket } of this.connections) socket.destroy();
-    for (const session of this.sessions) session.destroy();
+    for (const session of this.sessions) destroySession(session);
   }
 
   /** For the drainer's modules only. */

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SessionLike } from './connection-tracker.js';
 import { isDisconnecting } from './cluster-worker.js';
+import { bindSessionSocket } from './session-socket.js';
 import { capabilities, checkRequest, closeListenerOnly, connectionsOf, isHttp2Server } from './node-internals.js';
 
 const debug = debuglog('lifespan');
@@ -103,14 +104,21 @@ export class ServerRegistry {
       events.closed(server);
     });
     if (http2) {
-      this.#on(record, 'session', (session: Http2SessionLike) => events.session(session));
-      // createSecureServer({ allowHTTP1: true }) serves HTTP/1.1 clients with node:http's own code
-      // on their TLS sockets: drain those as an https server's.
-      if (server instanceof TlsServer) {
-        this.#on(record, 'secureConnection', (socket: TLSSocket) => {
-          if (socket.alpnProtocol !== 'h2') events.connection(socket, true);
-        });
-      }
+      // node:http2 emits 'session' from its own 'connection' listener ('secureConnection' over TLS),
+      // which runs before this one: the socket that comes next is that session's.
+      let opened: Http2SessionLike | undefined;
+      this.#on(record, 'session', (session: Http2SessionLike) => {
+        opened = session;
+        events.session(session);
+      });
+      this.#on(record, server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => {
+        const session = opened;
+        opened = undefined;
+        if (session !== undefined) bindSessionSocket(session, socket);
+        // createSecureServer({ allowHTTP1: true }) serves HTTP/1.1 clients with node:http's own code
+        // on their TLS sockets: drain those as an https server's.
+        else if (server instanceof TlsServer && (socket as TLSSocket).alpnProtocol !== 'h2') events.connection(socket, true);
+      });
     } else {
       this.#on(record, server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => events.connection(socket, true));
       // The public sign of a socket handed over (WebSocket, CONNECT tunnel); on Node 26 it also

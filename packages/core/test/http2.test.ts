@@ -2,7 +2,11 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { connect as tlsConnect } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import { join } from 'node:path';
 import { createLifecycle } from '@lifespan/core';
 
@@ -101,3 +105,39 @@ describe('lifecycle.requestScope(req) on node:http2 (compatibility API)', () => 
     }
   });
 });
+
+describe('lifecycle.attach(http2 server) at drainTimeoutMs', () => {
+  // A session closed with GOAWAY during the drain and destroyed at the timeout only had its socket
+  // ended: with a client that never sends its FIN (a stalled process, a half-open proxy link) the
+  // socket stayed open, and so did the server.
+  it.each(['h2c', 'tls'])('closes the socket of a session it destroys, though the client keeps its end open (%s)', async (mode) => {
+    const lifecycle = createLifecycle({ signals: false, exitFallback: false, drainTimeoutMs: 200, timeoutMs: 2000 });
+    const server = mode === 'h2c' ? http2.createServer() : http2.createSecureServer(tls);
+    server.on('stream', () => undefined); // never answered
+    lifecycle.attach(server);
+    const port = await listen(server);
+    const connect = (): Duplex =>
+      mode === 'h2c'
+        ? net.connect({ host: '127.0.0.1', port, allowHalfOpen: true })
+        : tlsConnect({ host: '127.0.0.1', port, ca: tls.cert, servername: 'localhost', ALPNProtocols: ['h2'], allowHalfOpen: true } as ConnectionOptions);
+    const client = http2.connect(`http://127.0.0.1:${port}`, { createConnection: connect });
+    client.on('error', () => undefined);
+    try {
+      const stream = client.request({ ':path': '/' });
+      stream.on('error', () => undefined);
+      await once(server, 'stream');
+      const serverClosed = once(server, 'close');
+      const report = await lifecycle.shutdown('test');
+      expect(report).toMatchObject({ ok: false, http: { connectionsDestroyed: 1 } });
+      // Generous: the socket goes right after the timeout; before the fix it never went.
+      await expect(Promise.race([serverClosed.then(() => 'closed'), sleep(1000).then(() => 'still open')])).resolves.toBe('closed');
+    } finally {
+      client.destroy();
+      server.close();
+    }
+  });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
