@@ -2,7 +2,7 @@
 // bench/results/*.json and bench/results/SUMMARY.md, and rewrites the README's tables between the
 // `<!-- bench:<name>:start -->` / `<!-- bench:<name>:end -->` markers.
 //
-//   node bench/run.mjs [--quick] [--only registration,shutdown,overhead] [--render]
+//   node bench/run.mjs [--quick] [--only registration,shutdown,scale,overhead] [--render]
 //
 // The shutdown benchmark runs twice: servers on the Node running this script, and on the newest
 // Node LTS (`shutdown-node26`: BENCH_RUNTIME=node26, installed by scripts/runtimes.mjs).
@@ -20,6 +20,7 @@ const benchmarks = [
   { id: 'registration', title: 'Registering the same hook 1,000,000 times', execArgv: ['--expose-gc'] },
   { id: 'shutdown', title: 'Shutdown against other libraries', execArgv: [] },
   { id: 'shutdown-node26', script: 'shutdown', runtime: 'node26', title: 'Shutdown against other libraries, servers on Node 26 (the newest LTS)', execArgv: [] },
+  { id: 'scale', title: 'Shutdown cost at scale: thousands of connections', execArgv: [] },
   { id: 'overhead', title: 'Per-request overhead of each adapter', execArgv: [] },
   { id: 'instructions', title: 'Per-request overhead in executed instructions', execArgv: [] },
 ];
