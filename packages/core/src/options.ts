@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import { Server as NetServer } from 'node:net';
 import { InvalidArgumentError } from './errors.js';
+import { defaultExitTimeoutMs } from './process-exit.js';
 import type { ExitPolicy, LifecycleOptions, Logger } from './types.js';
 
 /** Options with every default filled in. */
@@ -17,6 +18,7 @@ export interface ResolvedOptions {
   readonly logger: Logger | undefined;
   readonly exit: ExitPolicy;
   readonly forceExitCode: number;
+  readonly exitTimeoutMs: number;
   readonly handleUncaught: boolean;
   readonly exitFallback: boolean;
   readonly pm2: boolean;
@@ -36,6 +38,7 @@ export const defaultOptions: ResolvedOptions = {
   logger: undefined,
   exit: true,
   forceExitCode: 1,
+  exitTimeoutMs: defaultExitTimeoutMs,
   handleUncaught: false,
   exitFallback: true,
   pm2: true,
@@ -110,6 +113,7 @@ export function resolveOptions(options: LifecycleOptions | undefined, extraKeys:
     logger: pick('logger', checkLogger),
     exit: pick('exit', checkExit),
     forceExitCode: pick('forceExitCode', checkExitCode),
+    exitTimeoutMs: pick('exitTimeoutMs', checkDuration),
     handleUncaught: pick('handleUncaught', checkBoolean),
     exitFallback: pick('exitFallback', checkBoolean),
     pm2: pick('pm2', checkBoolean),

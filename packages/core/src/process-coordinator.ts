@@ -2,6 +2,7 @@
 import cluster from 'node:cluster';
 import { debuglog } from 'node:util';
 import { describeValue, ForcedExitError } from './errors.js';
+import { defaultExitTimeoutMs, exitWhenDrained } from './process-exit.js';
 import { warnIfSignalsBlocked } from './signal-path.js';
 import { kCoordinator } from './symbols.js';
 
@@ -12,6 +13,8 @@ export interface ProcessLike {
   on(event: string, listener: (...args: any[]) => void): unknown;
   removeListener(event: string, listener: (...args: any[]) => void): unknown;
   exit(code?: number): void;
+  /** Set when the shutdown is over; the process then ends once its event loop empties (see `exitWhenDrained()`). */
+  exitCode?: number | string | undefined;
   emitWarning(warning: string, options: { type?: string; code?: string; detail?: string }): void;
   readonly env: Record<string, string | undefined>;
   /** The parent's pid, to check that signals sent to PID 1 can reach this process. */
@@ -36,6 +39,8 @@ export interface Participant {
   readonly hasLogger?: boolean;
   /** The longest its shutdown may take, for the line shown at a terminal. */
   readonly timeoutMs?: number;
+  /** How long the event loop may take to empty after the shutdown before the exit is forced. Optional: older copies of core lack it. */
+  readonly exitTimeoutMs?: number;
   /** Starts shutdown for a process-level trigger; resolves to the exit code it wants, or `false`. */
   shutdownFor(trigger: ProcessTrigger, error?: unknown): Promise<number | false>;
   /** A second signal arrived: the process exits right after this returns (the coordinator writes the one line about it). */
@@ -299,13 +304,33 @@ function run(proc: ProcessLike, coordinator: Coordinator, reason: ProcessTrigger
   ask(proc, current, targets, reason, error);
   void decide(current).then((code) => {
     if (code !== false) {
-      proc.exit(code);
+      exitAfterShutdown(proc, coordinator, current, code);
       return;
     }
     coordinator.pending = undefined;
     coordinator.run = undefined;
     sync(proc, coordinator);
   });
+}
+
+/**
+ * Every participant is done: let the process end by itself, within the longest `exitTimeoutMs`.
+ * The listeners that hold an IPC channel open ('message' under PM2, a cluster worker's
+ * 'disconnect') go first, or a forked child would always wait the whole bound; the signal
+ * listeners stay, so that a second signal still forces the exit at once.
+ */
+function exitAfterShutdown(proc: ProcessLike, coordinator: Coordinator, current: ProcessShutdown, code: number): void {
+  let waitMs = 0;
+  // The participants asked, not those still joined: a closed lifecycle has left by now.
+  for (const participant of current.decisions.keys()) waitMs = Math.max(waitMs, participant.exitTimeoutMs ?? defaultExitTimeoutMs);
+  for (const event of ['message', 'disconnect']) {
+    const listener = coordinator.installed.get(event);
+    if (listener === undefined) continue;
+    proc.removeListener(event, listener);
+    coordinator.installed.delete(event);
+  }
+  debug('shutdown over: exit code %d, the event loop has %d ms to empty', code, waitMs);
+  exitWhenDrained(proc, code, waitMs);
 }
 
 /** Asks the participants not yet asked to shut down. */

@@ -71,6 +71,7 @@ export class ProcessParticipant {
       forceExitCode: options.forceExitCode,
       hasLogger: options.logger !== undefined,
       timeoutMs: options.timeoutMs,
+      exitTimeoutMs: options.exitTimeoutMs,
       shutdownFor: (reason, error) => this.#shutdownFor(reason, error),
       forcedExit: (signal, code) => {
         this.#owner.destroyConnections();

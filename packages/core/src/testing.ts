@@ -33,13 +33,14 @@ export class TestProcess extends EventEmitter implements ProcessLike {
   readonly env: Record<string, string | undefined>;
   readonly stderr: { write(text: string): boolean; readonly isTTY: boolean };
   readonly send: ((message: unknown) => boolean) | undefined;
-  /** Resolves with the code of the first `exit()` call. */
+  /** Resolves with the exit code the lifecycle chose (set as `exitCode`, or given to `exit()`), the first one. */
   readonly exited: Promise<number>;
   /** Every `emitWarning()` call, in order. */
   readonly warnings: TestWarning[] = [];
   /** Every IPC message sent (with `ipc: true`), in order. */
   readonly sent: unknown[] = [];
   #exitCode: number | undefined;
+  #forcedExitCode: number | undefined;
   #stderr = '';
   #resolveExit!: (code: number) => void;
 
@@ -52,9 +53,22 @@ export class TestProcess extends EventEmitter implements ProcessLike {
     this.exited = new Promise((resolve) => (this.#resolveExit = resolve));
   }
 
-  /** The code of the first `exit()` call, or `undefined` while the "process" lives. */
+  /**
+   * The exit code the lifecycle chose, or `undefined` while the "process" lives. A lifecycle sets
+   * it when its shutdown is over, as on the real `process`, and calls `exit()` only to force the
+   * exit (a second signal, or an event loop that did not empty within `exitTimeoutMs`).
+   */
   get exitCode(): number | undefined {
     return this.#exitCode;
+  }
+
+  set exitCode(code: number | string | undefined) {
+    this.#end(Number(code));
+  }
+
+  /** The code `exit()` was called with: the exit was forced. `undefined` if it never was. */
+  get forcedExitCode(): number | undefined {
+    return this.#forcedExitCode;
   }
 
   /** What was written to stderr. */
@@ -69,6 +83,11 @@ export class TestProcess extends EventEmitter implements ProcessLike {
   }
 
   exit(code = 0): void {
+    this.#forcedExitCode ??= code;
+    this.#end(code);
+  }
+
+  #end(code: number): void {
     if (this.#exitCode !== undefined) return;
     this.#exitCode = code;
     this.#resolveExit(code);

@@ -157,6 +157,12 @@ export interface LifecycleOptions {
   exit?: ExitPolicy;
   /** Exit code used when a second signal arrives during shutdown. @default 1 */
   forceExitCode?: number;
+  /**
+   * After a shutdown that exits, how long the event loop may take to empty by itself (a pino
+   * transport's last lines, piped stdout, an exporter's flush) before the exit is forced; `0` forces
+   * it on the next turn of the loop. @default 1_000
+   */
+  exitTimeoutMs?: number;
   /** Log uncaught exceptions and unhandled rejections, shut down gracefully and exit 1. @default false */
   handleUncaught?: boolean;
   /** Run synchronous hooks from `process.on('exit')` when the process exits without shutting down. @default true */

@@ -3,7 +3,10 @@ import type { ProcessLike } from '@lifespan/core/testing';
 
 /** A stand-in for `process`: real events, spied side effects, so no test touches the jest worker. */
 export class FakeProcess extends EventEmitter implements ProcessLike {
+  /** A forced exit (a second signal, an event loop that did not empty in time). */
   readonly exit = jest.fn<void, [number?]>();
+  /** What the lifecycle set once its shutdown was over: the process then ends when its loop empties. */
+  exitCode: number | string | undefined;
   readonly emitWarning = jest.fn<void, [string, { type?: string; code?: string; detail?: string }]>();
   readonly env: Record<string, string | undefined>;
   readonly send: jest.Mock<boolean, [unknown]> | undefined;

@@ -32,7 +32,7 @@ describe('process coordinator', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       await settle();
       expect(closed).toHaveBeenCalledTimes(1);
-      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(proc.exitCode).toBe(1);
       expect(proc.written()).toContain('lifespan: ERR_LIFESPAN_STARTUP_FAILED: Startup hook "db" failed, so the lifecycle shut down: database unreachable\n  Caused by: Error: database unreachable\n');
       expect(server.listening).toBe(false);
     });
@@ -44,6 +44,7 @@ describe('process coordinator', () => {
       await expect(lifecycle.start()).rejects.toMatchObject({ code: 'ERR_LIFESPAN_STARTUP_FAILED' });
       await settle();
       expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.exitCode).toBeUndefined();
       expect(proc.written()).toBe('');
     });
   });
@@ -74,7 +75,7 @@ describe('process coordinator', () => {
       proc.emit('SIGTERM');
       await settle();
       expect(calls).toEqual(['shutdown:SIGTERM']);
-      expect(proc.exit).toHaveBeenCalledWith(0);
+      expect(proc.exitCode).toBe(0);
       leave(proc, held);
     });
 
@@ -159,7 +160,7 @@ describe('process coordinator', () => {
       } as never);
       proc.emit('SIGTERM');
       await settle();
-      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(proc.exitCode).toBe(1);
       expect(proc.written()).toContain("lifespan: a lifecycle's shutdown failed, so the exit code is 1: a bug");
     });
   });
@@ -209,8 +210,8 @@ describe('process coordinator', () => {
       await settle();
       for (const lifecycle of lifecycles) expect(lifecycle.state).toBe('closed');
       for (const hook of hooks) expect(hook).toHaveBeenCalledTimes(1);
-      expect(proc.exit).toHaveBeenCalledTimes(1);
-      expect(proc.exit).toHaveBeenCalledWith(0);
+      expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.exitCode).toBe(0);
       expect(warning).not.toHaveBeenCalled();
       expect(proc.emitWarning).not.toHaveBeenCalled();
     } finally {
@@ -241,7 +242,7 @@ describe('process coordinator', () => {
     await settle();
     expect(int.state).toBe('closed');
     expect(term.state).toBe('ready');
-    expect(proc.exit).toHaveBeenCalledWith(0);
+    expect(proc.exitCode).toBe(0);
     await term.shutdown();
   });
 
@@ -255,6 +256,7 @@ describe('process coordinator', () => {
       proc.emit('SIGTERM');
       await settle();
       expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.exitCode).toBeUndefined();
       proc.emit('SIGINT');
       expect(proc.exit).toHaveBeenCalledTimes(1);
       expect(proc.exit).toHaveBeenCalledWith(3);
@@ -327,10 +329,11 @@ describe('process coordinator', () => {
       proc.emit('SIGTERM');
       await settle();
       expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.exitCode).toBeUndefined();
       release();
       await settle();
-      expect(proc.exit).toHaveBeenCalledTimes(1);
-      expect(proc.exit).toHaveBeenCalledWith(0);
+      expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.exitCode).toBe(0);
       expect(proc.written()).toBe('');
     });
 
@@ -359,10 +362,11 @@ describe('process coordinator', () => {
       await settle();
       expect(other.state).toBe('closed');
       expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.exitCode).toBeUndefined();
       uncaught.release();
       await settle();
-      expect(proc.exit).toHaveBeenCalledTimes(1);
-      expect(proc.exit).toHaveBeenCalledWith(3);
+      expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.exitCode).toBe(3);
     });
   });
 
@@ -376,7 +380,7 @@ describe('process coordinator', () => {
         'lifespan: SIGINT received: finishing the requests in flight and running the shutdown hooks (at most 25 s); press Ctrl+C again to force an exit\n',
       );
       await settle();
-      expect(proc.exit).toHaveBeenCalledWith(0);
+      expect(proc.exitCode).toBe(0);
     });
 
     it('names the signal to send again for a signal other than SIGINT', async () => {
@@ -392,7 +396,7 @@ describe('process coordinator', () => {
         await lifecycleOn(proc, proc.stderr.isTTY ? { logger: createLogger() } : {}).start();
         proc.emit('SIGINT');
         await settle();
-        expect(proc.exit).toHaveBeenCalledWith(0);
+        expect(proc.exitCode).toBe(0);
         expect(proc.written()).toBe('');
       }
     });
@@ -404,7 +408,41 @@ describe('process coordinator', () => {
       await lifecycleOn(proc).start();
       proc.emit('SIGTERM');
       await settle();
-      expect(proc.exit).toHaveBeenCalledWith(0);
+      expect(proc.exitCode).toBe(0);
+    });
+
+    it('sets the exit code and lets the event loop empty, forcing the exit only exitTimeoutMs later', async () => {
+      jest.useFakeTimers();
+      try {
+        const proc = new FakeProcess();
+        await lifecycleOn(proc, { exitTimeoutMs: 2_000 }).start();
+        proc.emit('SIGTERM');
+        await jest.advanceTimersByTimeAsync(0);
+        expect(proc.exitCode).toBe(0);
+        await jest.advanceTimersByTimeAsync(1_999);
+        expect(proc.exit).not.toHaveBeenCalled();
+        await jest.advanceTimersByTimeAsync(1);
+        expect(proc.exit).toHaveBeenCalledWith(0);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
+    it('waits the longest exitTimeoutMs of the lifecycles that shut down (1 s by default)', async () => {
+      jest.useFakeTimers();
+      try {
+        const proc = new FakeProcess();
+        await lifecycleOn(proc, { exitTimeoutMs: 0 }).start();
+        await lifecycleOn(proc).start();
+        proc.emit('SIGTERM');
+        await jest.advanceTimersByTimeAsync(999);
+        expect(proc.exitCode).toBe(0);
+        expect(proc.exit).not.toHaveBeenCalled();
+        await jest.advanceTimersByTimeAsync(1);
+        expect(proc.exit).toHaveBeenCalledWith(0);
+      } finally {
+        jest.useRealTimers();
+      }
     });
 
     it('exits 1 after a signal when the report is not ok, and leaves the reason on stderr', async () => {
@@ -416,7 +454,7 @@ describe('process coordinator', () => {
       await lifecycle.start();
       proc.emit('SIGTERM');
       await settle();
-      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(proc.exitCode).toBe(1);
       expect(proc.written()).toContain('ERR_LIFESPAN_HOOK_FAILED');
       expect(proc.written()).toContain('broken');
     });
@@ -429,6 +467,7 @@ describe('process coordinator', () => {
       await settle();
       expect(lifecycle.state).toBe('closed');
       expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.exitCode).toBeUndefined();
       expect(proc.listened()).toEqual([]);
     });
 
@@ -439,7 +478,7 @@ describe('process coordinator', () => {
       proc.emit('SIGINT');
       await settle();
       expect(decide).toHaveBeenCalledWith(expect.objectContaining({ reason: 'SIGINT', ok: true }));
-      expect(proc.exit).toHaveBeenCalledWith(7);
+      expect(proc.exitCode).toBe(7);
     });
 
     it('exits 1 and reports the failure when the exit function throws', async () => {
@@ -448,7 +487,7 @@ describe('process coordinator', () => {
       await lifecycleOn(proc, { logger, exit: () => { throw new Error('policy broke'); } }).start();
       proc.emit('SIGTERM');
       await settle();
-      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(proc.exitCode).toBe(1);
       expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('policy broke'), expect.any(Error));
     });
 
@@ -457,7 +496,7 @@ describe('process coordinator', () => {
       await lifecycleOn(proc, { exit: () => code as number }).start();
       proc.emit('SIGTERM');
       await settle();
-      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(proc.exitCode).toBe(1);
       expect(proc.written()).toContain('lifespan: ERR_LIFESPAN_CALLBACK_FAILED: The exit policy (options.exit) returned');
     });
 
@@ -467,6 +506,7 @@ describe('process coordinator', () => {
       proc.emit('SIGTERM');
       await settle();
       expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.exitCode).toBeUndefined();
     });
 
     it('exits with the highest code any lifecycle wants', async () => {
@@ -476,8 +516,8 @@ describe('process coordinator', () => {
       await lifecycleOn(proc, { exit: false }).start();
       proc.emit('SIGTERM');
       await settle();
-      expect(proc.exit).toHaveBeenCalledTimes(1);
-      expect(proc.exit).toHaveBeenCalledWith(5);
+      expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.exitCode).toBe(5);
     });
 
     it('never exits when shutdown was triggered by code', async () => {
@@ -490,6 +530,7 @@ describe('process coordinator', () => {
       await lifecycle.shutdown();
       await settle();
       expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.exitCode).toBeUndefined();
       expect(proc.listened()).toEqual([]);
     });
 
@@ -504,6 +545,7 @@ describe('process coordinator', () => {
       expect(report.reason).toBe('server.close');
       await settle();
       expect(proc.exit).not.toHaveBeenCalled();
+      expect(proc.exitCode).toBeUndefined();
     });
   });
 
@@ -530,7 +572,7 @@ describe('process coordinator', () => {
       expect(logger.error).toHaveBeenCalledWith(expect.stringContaining('kaput'), expect.objectContaining({ code: 'ERR_LIFESPAN_UNCAUGHT', cause: failure }));
       expect(hook).toHaveBeenCalledTimes(1);
       expect(lifecycle.state).toBe('closed');
-      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(proc.exitCode).toBe(1);
     });
 
     it('writes the uncaught error to stderr without a logger', async () => {
@@ -539,7 +581,7 @@ describe('process coordinator', () => {
       proc.emit('uncaughtException', new Error('kaput'));
       await settle();
       expect(proc.written()).toContain('kaput');
-      expect(proc.exit).toHaveBeenCalledWith(1);
+      expect(proc.exitCode).toBe(1);
     });
   });
 
@@ -609,7 +651,11 @@ describe('process coordinator', () => {
       await settle();
       expect(hook).toHaveBeenCalledTimes(1);
       expect((await lifecycle.shutdown()).reason).toBe('pm2:shutdown');
-      expect(proc.exit).toHaveBeenCalledWith(0);
+      expect(proc.exitCode).toBe(0);
+      // A 'message' listener holds a forked process's IPC channel open: it goes, so the loop can empty.
+      expect(proc.listenerCount('message')).toBe(0);
+      // The signal listeners stay: a SIGTERM now forces the exit rather than killing the process by default.
+      expect(proc.listenerCount('SIGTERM')).toBe(1);
     });
 
     it('neither listens to messages nor sends ready outside PM2', async () => {

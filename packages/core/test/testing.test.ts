@@ -16,6 +16,8 @@ describe('createTestProcess()', () => {
     proc.signal('SIGTERM');
     expect(await proc.exited).toBe(0);
     expect(proc.exitCode).toBe(0);
+    // Set as process.exitCode, the process left to end by itself: not forced.
+    expect(proc.forcedExitCode).toBeUndefined();
     expect(ran).toEqual(['pool']);
     expect(lifecycle.state).toBe('closed');
     expect(process.listenerCount('SIGTERM')).toBe(0);
@@ -52,6 +54,15 @@ describe('createTestProcess()', () => {
     proc.exit(3);
     proc.exit(0);
     expect(proc.exitCode).toBe(3);
+    expect(proc.forcedExitCode).toBe(3);
+  });
+
+  it('records a forced exit after the exit code was set, without changing the code', () => {
+    const proc = new TestProcess();
+    proc.exitCode = 0;
+    proc.exit(0);
+    expect(proc.exitCode).toBe(0);
+    expect(proc.forcedExitCode).toBe(0);
   });
 });
 

@@ -32,7 +32,7 @@ describePosix.each(fixtures)('$api in a real process ($file)', ({ framework, fil
     expect(await streamRest).toBe('event: end\ndata: bye\n\n');
     expect(await app.exited).toEqual({ code: 0, signal: null });
     // Close hooks run last registered first: the pool's came with the first /register request.
-    expect(app.lines()).toEqual(['drain:request', 'finished:/slow', 'close:pool', 'close:server']);
+    expect(app.lines()).toEqual(['drain:request', 'finished:/slow', 'close:pool', 'close:server', 'exit:natural']);
   });
 
   it('answers /readyz with 503 during drainDelayMs while other requests still get 200', async () => {
@@ -52,7 +52,7 @@ describePosix.each(fixtures)('$api in a real process ($file)', ({ framework, fil
     expect(JSON.parse(probe.body)).toMatchObject({ ready: false, state: 'draining' });
     expect(await get(`${app.url}/`, agent)).toMatchObject({ status: 200, body: 'ok' });
     expect(await app.exited).toEqual({ code: 0, signal: null });
-    expect(app.lines()).toEqual(['drain:request', 'close:server']);
+    expect(app.lines()).toEqual(['drain:request', 'close:server', 'exit:natural']);
   });
 
   if (framework === 'fastify') {

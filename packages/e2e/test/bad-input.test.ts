@@ -18,7 +18,7 @@ describePosix('bad input in a real process', () => {
     expect(await (await fetch(`${app.url}/`)).text()).toBe('ok');
     app.kill('SIGTERM');
     expect(await app.exited).toEqual({ code: 0, signal: null });
-    expect(app.lines()).toEqual([`threw:ERR_LIFESPAN_INVALID_ARG:${argument}`, 'drain:request', 'close:server']);
+    expect(app.lines()).toEqual([`threw:ERR_LIFESPAN_INVALID_ARG:${argument}`, 'drain:request', 'close:server', 'exit:natural']);
     expect(app.stderr()).toBe('');
   });
 });

@@ -38,7 +38,7 @@ const loopingClients: readonly LoadPlan[] = [
 ];
 
 /** Every fate but answered, refused and crossing-FIN, described; and what a drain must show. */
-function outcome({ exit, fates, app }: UnderLoad, lines = ['drain:request', 'close:server']) {
+function outcome({ exit, fates, app }: UnderLoad, lines = ['drain:request', 'close:server', 'exit:natural']) {
   return { exit, lines: app.lines(), ...losses(fates), expected: { exit: { code: 0, signal: null }, lines, ...noLoss } };
 }
 
@@ -58,7 +58,7 @@ describePosix.each(['http.mjs', 'http.cjs'])('lifecycle.attach(server) on SIGTER
       const exitMs = app.exitedAt()! - sentAt;
       recordTiming(`${file}: exit with 50 idle keep-alive connections`, exitMs);
       expect(exitMs).toBeLessThan(promptExitMs);
-      expect(app.lines()).toEqual(['drain:request', 'close:server']);
+      expect(app.lines()).toEqual(['drain:request', 'close:server', 'exit:natural']);
     } finally {
       agent.destroy();
     }
@@ -75,7 +75,7 @@ describePosix.each(['http.mjs', 'http.cjs'])('lifecycle.attach(server) on SIGTER
       const exitMs = app.exitedAt()! - sentAt;
       recordTiming(`${file}: exit with 50 unused connections`, exitMs);
       expect(exitMs).toBeLessThan(promptExitMs);
-      expect(app.lines()).toEqual(['drain:request', 'close:server']);
+      expect(app.lines()).toEqual(['drain:request', 'close:server', 'exit:natural']);
       expect(errors).toEqual([]);
     } finally {
       for (const socket of sockets) socket.destroy();
@@ -106,7 +106,7 @@ describePosix.each(['http.mjs', 'http.cjs'])('lifecycle.attach(server) on SIGTER
       expect(stream.complete).toBe(true);
       expect(body).toBe('data: hello\n\nevent: end\ndata: bye\n\n');
       expect(await app.exited).toEqual({ code: 0, signal: null });
-      expect(app.lines()).toEqual(['drain:request', 'close:server']);
+      expect(app.lines()).toEqual(['drain:request', 'close:server', 'exit:natural']);
     } finally {
       agent.destroy();
     }
@@ -142,7 +142,7 @@ describePosix.each(apps)('$api under load at SIGTERM ($file)', ({ file, env }) =
       signalWhen: (app) => app.events('arrived').length === 3,
     });
     const finished = file.startsWith('http.') ? [] : ['finished:/slow', 'finished:/slow', 'finished:/slow'];
-    expectNoLoss(result, ['drain:request', ...finished, 'close:server']);
+    expectNoLoss(result, ['drain:request', ...finished, 'close:server', 'exit:natural']);
     expect(result.fates.entries.map(({ record }) => record.close)).toEqual([false, false, true]);
   });
 
@@ -242,7 +242,7 @@ describePosix('lifecycle.attach(http2 server) on SIGTERM', () => {
       const body = await ended;
       expect(body).toBe('data: hello\n\nevent: end\ndata: bye\n\n');
       expect(await app.exited).toEqual({ code: 0, signal: null });
-      expect(app.lines()).toEqual(['drain:request', 'close:server']);
+      expect(app.lines()).toEqual(['drain:request', 'close:server', 'exit:natural']);
     } finally {
       client.destroy();
     }

@@ -36,7 +36,7 @@ describeUnix('Kubernetes rollout (SIGTERM behind a load balancer)', () => {
     expect(exitMs).toBeLessThan(gracePeriodMs);
     expect(exitMs).toBeGreaterThanOrEqual(drainDelayMs);
     expect(result.pids.size).toBe(2);
-    expect(stopping.lines()).toEqual(['state:draining', 'drain:flush', 'event:listener-closed', 'close:cache', 'close:db']);
+    expect(stopping.lines()).toEqual(['state:draining', 'drain:flush', 'event:listener-closed', 'close:cache', 'close:db', 'exit:natural']);
 
     // Probes use a new connection each: a 503 means the pod answered on a listener still open.
     const observed = proxy.upstream(stopping.port).probes.filter((probe) => probe.at >= sentAt);

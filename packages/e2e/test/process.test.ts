@@ -14,7 +14,7 @@ describePosix.each(['http.mjs', 'http.cjs'])('createLifecycle() in a real proces
     app.kill('SIGTERM');
     expect(await app.exited).toEqual({ code: 1, signal: null });
     // The hooks after the hung one still run.
-    expect(app.lines()).toEqual(['drain:request', 'close:hung', 'close:server']);
+    expect(app.lines()).toEqual(['drain:request', 'close:hung', 'close:server', 'exit:natural']);
     expect(app.stderr()).toContain('ERR_LIFESPAN_HOOK_TIMEOUT');
   });
 
@@ -56,7 +56,7 @@ describePosix.each(['http.mjs', 'http.cjs'])('createLifecycle() in a real proces
       for (const port of app.ports) expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('ok');
       app.kill('SIGTERM');
       expect(await app.exited).toEqual({ code: 0, signal: null });
-      expect([...app.lines()].sort()).toEqual(['close:a', 'close:b', 'drain:a', 'drain:b']);
+      expect([...app.lines()].sort()).toEqual(['close:a', 'close:b', 'drain:a', 'drain:b', 'exit:natural']);
     } finally {
       for (const agent of agents) agent.destroy();
     }
@@ -75,7 +75,7 @@ describePosix.each(['http.mjs', 'http.cjs'])('createLifecycle() in a real proces
       process.kill(spawned!['pid'] as number, 'SIGTERM');
       expect(await inFlight).toMatchObject({ status: 200, body: 'slow', headers: { connection: 'close' } });
       expect(await app.exited).toEqual({ code: 0, signal: null });
-      expect(app.lines()).toEqual(['drain:request', 'close:server', 'worker-exit:0:null', 'exit:natural']);
+      expect(app.lines()).toEqual(['drain:request', 'close:server', 'exit:natural', 'worker-exit:0:null', 'exit:natural']);
     } finally {
       agent.destroy();
     }
@@ -92,7 +92,7 @@ describePosix.each(['http.mjs', 'http.cjs'])('createLifecycle() in a real proces
       app.kill('SIGTERM');
       expect(await inFlight).toMatchObject({ status: 200, body: 'slow', headers: { connection: 'close' } });
       expect(await app.exited).toEqual({ code: 0, signal: null });
-      expect(app.lines()).toEqual(['drain:request', 'close:server']);
+      expect(app.lines()).toEqual(['drain:request', 'close:server', 'exit:natural']);
       expect(app.stderr()).toBe('');
     } finally {
       agent.destroy();
@@ -118,7 +118,7 @@ describePosix.each(['http.mjs', 'http.cjs'])('createLifecycle() in a real proces
     try {
       app.child.send('disconnect-worker');
       expect(await app.exited).toEqual({ code: 0, signal: null });
-      expect(app.lines()).toEqual(['drain:request', 'close:server', 'worker-exit:0:null', 'exit:natural']);
+      expect(app.lines()).toEqual(['drain:request', 'close:server', 'exit:natural', 'worker-exit:0:null', 'exit:natural']);
     } finally {
       agent.destroy();
     }

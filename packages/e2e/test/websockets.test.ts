@@ -56,7 +56,7 @@ describePosix('lifecycle.webSockets(server) in a real process', () => {
     expect(times.at(-1)! - times[0]!).toBeGreaterThan(drainTimeoutMs / 2 / 2);
     expect(times.at(-1)!).toBeLessThan(drainTimeoutMs);
     expect(reportOf(app)).toMatchObject({ ok: true, codes: [], http: { webSocketsClosed: 40, webSocketsTerminated: 0, connectionsDestroyed: 0 } });
-    expect(app.lines()).toEqual(['drain:request', 'close:server']);
+    expect(app.lines()).toEqual(['drain:request', 'close:server', 'exit:natural']);
   });
 
   it('Socket.IO (io.engine): every client sees its WebSocket closed with 1001 ("transport close", so it would reconnect elsewhere)', async () => {

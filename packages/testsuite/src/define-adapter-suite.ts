@@ -66,6 +66,8 @@ function fakeProcess(): FakeProcess {
   const emitter = new EventEmitter();
   let exit!: (code: number | undefined) => void;
   const exited = new Promise<number | undefined>((resolve) => (exit = resolve));
+  // Set when the shutdown is over, as on the real process (which then ends once its loop empties).
+  Object.defineProperty(emitter, 'exitCode', { set: (code: number | string | undefined) => exit(Number(code)) });
   return Object.assign(emitter, {
     exited,
     env: {},
