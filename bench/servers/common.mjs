@@ -1,5 +1,5 @@
 // What every contender serves, and how it tells the benchmark its port.
-// `/slow` answers after 1 s (BENCH_SLOW_MS), anything else at once; responses are small and 200.
+// `/slow` answers after 1 s (BENCH_SLOW_MS; `/slow?ms=N` after N ms), anything else at once; responses are small and 200.
 import { appendFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
@@ -20,8 +20,10 @@ export function recordConnections(server) {
 
 /** The plain node:http request handler shared by the contenders built on node:http. */
 export function handler(req, res) {
-  if (req.url === '/slow') {
-    setTimeout(() => res.end('slow'), SLOW_MS);
+  if (req.url === '/slow' || req.url.startsWith('/slow?ms=')) {
+    // `/slow?ms=5`: the pipelining benchmark's short requests (the process tests' route).
+    const ms = req.url === '/slow' ? SLOW_MS : Number(req.url.slice('/slow?ms='.length));
+    setTimeout(() => res.end('slow'), ms);
     return;
   }
   res.end('ok');
