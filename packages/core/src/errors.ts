@@ -21,7 +21,9 @@ export type LifecycleErrorCode =
   | 'ERR_LIFESPAN_CALLBACK_FAILED'
   | 'ERR_LIFESPAN_REQUESTS_UNANSWERED'
   | 'ERR_LIFESPAN_DEADLINE_SPLIT'
-  | 'ERR_LIFESPAN_WEBSOCKETS_TERMINATED';
+  | 'ERR_LIFESPAN_WEBSOCKETS_TERMINATED'
+  | 'ERR_LIFESPAN_WORK_CUT'
+  | 'ERR_LIFESPAN_WORK_FAILED';
 
 /** The closed list of codes, for documentation tests and exhaustive switches. */
 export const errorCodes: readonly LifecycleErrorCode[] = [
@@ -47,6 +49,8 @@ export const errorCodes: readonly LifecycleErrorCode[] = [
   'ERR_LIFESPAN_REQUESTS_UNANSWERED',
   'ERR_LIFESPAN_DEADLINE_SPLIT',
   'ERR_LIFESPAN_WEBSOCKETS_TERMINATED',
+  'ERR_LIFESPAN_WORK_CUT',
+  'ERR_LIFESPAN_WORK_FAILED',
 ];
 
 /** Base class of every error Lifespan throws or reports; branch on `code`, not on the class. */
@@ -184,6 +188,32 @@ export class WebSocketsTerminatedError extends LifecycleError {
     readonly timeoutMs: number,
   ) {
     super(`${clients} WebSocket client(s) had not closed ${timeoutMs} ms into the drain (sent a close frame, no reply) and were terminated`);
+  }
+}
+
+/** Background work (`lifecycle.track()`, `lifecycle.run()`) had not settled when the drain's time was up: the shutdown went on without it. */
+export class WorkCutError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_WORK_CUT';
+  /** The names of the work cut, in the order it started. */
+  readonly names: readonly string[];
+  constructor(
+    names: readonly string[] | string,
+    readonly timeoutMs: number,
+  ) {
+    const list = typeof names === 'string' ? [names] : names;
+    super(`Background work ${list.map((name) => `"${name}"`).join(', ')} had not finished ${timeoutMs} ms into the drain and was cut`);
+    this.names = list;
+  }
+}
+
+/** Background work (`lifecycle.track()`, `lifecycle.run()`) rejected with an error of its own (not the shutdown's abort). */
+export class WorkFailedError extends LifecycleError {
+  readonly code = 'ERR_LIFESPAN_WORK_FAILED';
+  constructor(
+    readonly workName: string,
+    cause: unknown,
+  ) {
+    super(`Background work "${workName}" failed: ${describeValue(cause)}`, { cause });
   }
 }
 

@@ -29,6 +29,8 @@ export {
   StartupFailedError,
   UncaughtError,
   WebSocketsTerminatedError,
+  WorkCutError,
+  WorkFailedError,
   WorkerRestartError,
 } from './errors.js';
 export type { LifecycleErrorCode } from './errors.js';
@@ -51,4 +53,6 @@ export type {
   ShutdownReport,
   StartupHook,
   Unregister,
+  WorkResult,
+  WorkStatus,
 } from './types.js';

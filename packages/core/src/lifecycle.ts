@@ -1,8 +1,9 @@
 import { debuglog } from 'node:util';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
+import { BackgroundWork } from './background-work.js';
 import { announceReady, isDisconnecting } from './cluster-worker.js';
-import { AlreadyShutDownError, CallbackFailedError, InvalidArgumentError, RegisterTooLateError, StartupAbortedError, StartupFailedError } from './errors.js';
+import { AlreadyShutDownError, CallbackFailedError, InvalidArgumentError, RegisterTooLateError, StartupAbortedError, StartupFailedError, WorkFailedError } from './errors.js';
 import type { LifecycleError } from './errors.js';
 import { HealthChecks } from './health-checks.js';
 import type { HealthCheckOptions, HealthOptions } from './health-checks.js';
@@ -69,6 +70,7 @@ export class Lifecycle implements AsyncDisposable {
   readonly #hosts: HostSet;
   readonly #participant: ProcessParticipant;
   readonly #controller = new AbortController();
+  readonly #work: BackgroundWork;
   #state: LifecycleState = 'created';
   #drainer: HttpDrainer | undefined;
   #startPromise: Promise<void> | undefined;
@@ -93,6 +95,10 @@ export class Lifecycle implements AsyncDisposable {
     this.#process = environment.process;
     this.#log = containedLogger(this.#options.logger, this.#process.stderr ?? process.stderr);
     warnDeadlineSplit(this.#process, options, this.#options);
+    this.#work = new BackgroundWork((name, cause) => {
+      const error = new WorkFailedError(name, cause);
+      this.#log?.error(`lifespan: background work "${name}" failed`, error);
+    });
     this.#shutdownHooks = this.#shutdownRegistry();
     this.#startupHooks = this.#startupRegistry();
     this.#hosts = new HostSet({
@@ -195,6 +201,43 @@ export class Lifecycle implements AsyncDisposable {
   /** Registers a readiness check; while it fails, `health()` reports not ready with its name. */
   registerHealthCheck(name: string, check: (signal: AbortSignal) => unknown, options?: HealthCheckOptions): Unregister {
     return this.#healthChecks.register(name, check, options);
+  }
+
+  /**
+   * Follows background work that is not a request (an upload, a flush, a job a request started):
+   * the drain waits for it, within `drainDelayMs + drainTimeoutMs`, and the report names it if it
+   * was cut or failed. Returns `promise`. Accepted until the drain is over.
+   * @example
+   * lifecycle.track(sendWelcomeEmail(user), 'welcome email');
+   */
+  track<Work extends PromiseLike<unknown>>(promise: Work, name = 'anonymous'): Work {
+    if (promise === null || typeof (promise as { then?: unknown } | undefined)?.then !== 'function') {
+      throw new InvalidArgumentError('promise', `track() expects a promise, got ${show(promise)}`);
+    }
+    checkWorkName(name);
+    if (this.#work.closed) throw new AlreadyShutDownError(`track "${name}"`, this.#state);
+    this.#work.add(name, promise, this.signal);
+    return promise;
+  }
+
+  /**
+   * Starts a worker loop (a queue consumer, a scheduler) now: `worker` gets `lifecycle.signal`,
+   * which aborts when shutdown begins, so it stops taking work and finishes what it holds; the
+   * drain waits for it as for `track()`. A rejection with that abort is a loop that stopped as
+   * asked. Returns what `worker` returns.
+   * @example
+   * lifecycle.run('orders consumer', async (signal) => {
+   *   while (!signal.aborted) await handle(await queue.next(signal));
+   * });
+   */
+  run<Result>(name: string, worker: (signal: AbortSignal) => Result | PromiseLike<Result>): Promise<Awaited<Result>> {
+    checkWorkName(name);
+    if (typeof worker !== 'function') throw new InvalidArgumentError('worker', `run() expects a function (signal) => loop, got ${show(worker)}`);
+    // Started during the shutdown, it would take work it could not finish.
+    if (this.isShuttingDown) throw new AlreadyShutDownError(`run "${name}"`, this.#state);
+    const promise = Promise.resolve().then(() => worker(this.signal)) as Promise<Awaited<Result>>;
+    this.#work.add(name, promise, this.signal);
+    return promise;
   }
 
   /** Runs startup hooks in order; state `'ready'` afterwards. Fails (and shuts down) if one fails. */
@@ -421,6 +464,7 @@ export class Lifecycle implements AsyncDisposable {
       options: this.#options,
       hooks: this.#shutdownHooks,
       hosts: this.#hosts,
+      work: this.#work,
       drainer: () => this.#drainer ?? (this.#engaged ? this.#createDrainer() : undefined),
       engaged: () => this.#engaged,
       skipDrainDelay: () => this.#skipDrainDelay,
@@ -485,6 +529,10 @@ export class Lifecycle implements AsyncDisposable {
 /** A shutdown the process is restarted after: a cluster disconnect (`restartWorkers()` too), or PM2, which restarts what it stops. */
 function isRestart(reason: string, proc: ProcessLike): boolean {
   return reason === 'disconnect' || reason === 'pm2:shutdown' || underPm2(proc);
+}
+
+function checkWorkName(name: unknown): void {
+  if (typeof name !== 'string' || name === '') throw new InvalidArgumentError('name', `expected a non-empty string naming the work, got ${show(name)}`);
 }
 
 /** The report with the listener failures of its shutdown: a report with errors is not ok. */

@@ -1,5 +1,6 @@
 import { RequestsAbortedError } from './errors.js';
 import type { LifecycleError } from './errors.js';
+import type { BackgroundWork } from './background-work.js';
 import type { HookRecord, HookRegistry } from './hook-registry.js';
 import type { HostSet } from './host-bridge.js';
 import type { HttpDrainer } from './http-drain.js';
@@ -13,6 +14,8 @@ export interface SequenceParts {
   readonly options: ResolvedOptions;
   readonly hooks: HookRegistry<ShutdownPhase>;
   readonly hosts: HostSet;
+  /** `lifecycle.track()` and `lifecycle.run()`: waited for during the drain. */
+  readonly work: BackgroundWork;
   /** The drainer of the attached servers, if any was ever needed (or an adapter engaged the lifecycle). */
   drainer(): HttpDrainer | undefined;
   /** An adapter engaged the lifecycle: its app's server may still get its first request during the drain delay. */
@@ -95,12 +98,20 @@ export class ShutdownSequence {
     const { options, hosts } = this.#parts;
     const drainer = this.#parts.drainer();
     drainer?.begin(this.reason);
+    const { work } = this.#parts;
+    work.begin();
+    // The work's signal aborted with lifecycle.signal: it has the HTTP drain's time to finish.
+    const workBudget = Math.min((this.#parts.skipDrainDelay() ? 0 : options.drainDelayMs) + options.drainTimeoutMs, options.timeoutMs * drainShare);
+    const workDeadline = this.#started + workBudget;
     const drainHooks = this.#runPhase('drain');
     const httpDrain = this.#drainHttp(drainer);
     const drainResults = await drainHooks;
     await httpDrain;
     const lateDrain = this.#lateDrain;
     await this.#awaitLateDrainHooks(lateDrain);
+    // It ran meanwhile; work tracked while the rest drained (a request's last job) is waited for too.
+    await work.settle(workDeadline);
+    const workReport = work.finish(workBudget);
     this.#drainedNow?.();
     // Drained first, then the framework's close: it finds no connection left, so it has nothing
     // to refuse with 503 and nothing to wait for. Its last close hook runs the close phase. After
@@ -110,7 +121,7 @@ export class ShutdownSequence {
     await this.#awaitLateDrainHooks(lateDrain);
     const closeResults = await this.closePhase();
     const http = drainer?.stats ?? zeroStats;
-    const errors: LifecycleError[] = [];
+    const errors: LifecycleError[] = [...workReport.errors];
     if (http.abortedRequests > 0) errors.push(new RequestsAbortedError(http.abortedRequests, Math.min(options.drainTimeoutMs, options.timeoutMs * drainShare)));
     if (drainer !== undefined) errors.push(...drainer.errors);
     // The drain is over: the servers are Node's own again, and nothing of Lifespan keeps them alive.
@@ -122,6 +133,7 @@ export class ShutdownSequence {
       durationMs: now() - this.#started,
       hooks,
       http,
+      work: workReport.results,
       errors,
     };
   }

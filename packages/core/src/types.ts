@@ -91,11 +91,25 @@ export interface DrainStats {
   readonly webSocketsTerminated: number;
 }
 
+/** How a piece of background work ended during the drain: `'cut'` when the drain's time was up first. */
+export type WorkStatus = 'ok' | 'error' | 'cut';
+
+/** One piece of background work (`lifecycle.track()`, `lifecycle.run()`) in a report. */
+export interface WorkResult {
+  /** The name it was given (`'anonymous'` for a `track()` without one). */
+  readonly name: string;
+  readonly status: WorkStatus;
+  /** From the start of the drain to its end (to the cut, if cut). */
+  readonly durationMs: number;
+  /** `ERR_LIFESPAN_WORK_FAILED` with its cause, when it failed. */
+  readonly error?: LifecycleError;
+}
+
 /** What `shutdown()` resolves with; it never rejects. */
 export interface ShutdownReport {
   /** Why shutdown began. */
   readonly reason: string;
-  /** True when every hook ended `'ok'`, no in-flight request was cut off, no connection was destroyed at the drain timeout and the drain raised no error. */
+  /** True when every hook ended `'ok'`, no background work was cut or failed, no in-flight request was cut off, no connection was destroyed at the drain timeout and the drain raised no error. */
   readonly ok: boolean;
   /** Time from the start of shutdown to `'closed'`. */
   readonly durationMs: number;
@@ -103,6 +117,8 @@ export interface ShutdownReport {
   readonly hooks: readonly HookResult[];
   /** HTTP drain figures (all zero without attached servers). */
   readonly http: DrainStats;
+  /** Background work running when shutdown began or started during the drain, in the order it started. */
+  readonly work: readonly WorkResult[];
   /** Errors not tied to one hook (requests aborted and connections destroyed at the drain timeout, a drain step that threw). */
   readonly errors: readonly LifecycleError[];
 }

@@ -36,6 +36,8 @@ const union: Record<LifecycleErrorCode, true> = {
   ERR_LIFESPAN_REQUESTS_UNANSWERED: true,
   ERR_LIFESPAN_DEADLINE_SPLIT: true,
   ERR_LIFESPAN_WEBSOCKETS_TERMINATED: true,
+  ERR_LIFESPAN_WORK_CUT: true,
+  ERR_LIFESPAN_WORK_FAILED: true,
 };
 
 type ErrorClass = new (...args: unknown[]) => LifecycleError;

@@ -305,6 +305,7 @@ describe('error isolation', () => {
     expect(report).toEqual({
       reason: 'why',
       ok: true,
+      work: [],
       durationMs: expect.any(Number),
       hooks: [{ name: 'x', phase: 'close', status: 'ok', durationMs: expect.any(Number) }],
       http: { inFlightAtStart: 0, completedDuringDrain: 0, abortedRequests: 0, unansweredRequests: 0, idleConnectionsClosed: 0, connectionsDestroyed: 0, webSocketsClosed: 0, webSocketsTerminated: 0 },
