@@ -1,5 +1,5 @@
-// Makes sure the real load balancers the process tests start (Debian's `haproxy` and `nginx-light`)
-// are installed: `npm test` runs this before jest, so a fresh machine and CI get them without a
+// Makes sure the real load balancers the process tests start (Debian's `haproxy` and `nginx-light`),
+// and the Redis server of the BullMQ test (`redis-server`), are installed: `npm test` runs this before jest, so a fresh machine and CI get them without a
 // manual step. Installs with apt-get when it runs as root (or with passwordless sudo); otherwise it
 // fails and says what to install, rather than letting the proxy tests fail one by one.
 import { spawnSync } from 'node:child_process';
@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Binary → Debian package that ships it. */
-const wanted = { haproxy: 'haproxy', nginx: 'nginx-light' };
+const wanted = { haproxy: 'haproxy', nginx: 'nginx-light', 'redis-server': 'redis-server' };
 // Debian puts both in /usr/sbin, which a non-root PATH often lacks.
 const searchPath = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
 

@@ -224,7 +224,8 @@ export class Lifecycle implements AsyncDisposable {
    * Starts a worker loop (a queue consumer, a scheduler) now: `worker` gets `lifecycle.signal`,
    * which aborts when shutdown begins, so it stops taking work and finishes what it holds; the
    * drain waits for it as for `track()`. A rejection with that abort is a loop that stopped as
-   * asked. Returns what `worker` returns.
+   * asked. Returns what `worker` returns. Like `attach()`, it installs the process signals: a
+   * worker process with no server shuts down on SIGTERM too.
    * @example
    * lifecycle.run('orders consumer', async (signal) => {
    *   while (!signal.aborted) await handle(await queue.next(signal));
@@ -235,6 +236,8 @@ export class Lifecycle implements AsyncDisposable {
     if (typeof worker !== 'function') throw new InvalidArgumentError('worker', `run() expects a function (signal) => loop, got ${show(worker)}`);
     // Started during the shutdown, it would take work it could not finish.
     if (this.isShuttingDown) throw new AlreadyShutDownError(`run "${name}"`, this.#state);
+    // A worker is what a queue-consumer process lives for, server or not: signals now stop it.
+    this.#joinProcess();
     const promise = Promise.resolve().then(() => worker(this.signal)) as Promise<Awaited<Result>>;
     this.#work.add(name, promise, this.signal);
     return promise;
