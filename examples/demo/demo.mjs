@@ -1,10 +1,12 @@
 // npm run demo: an Express, a Koa and a Fastify app, each under real keep-alive load (fast
-// requests, slow requests, an SSE stream), get SIGTERM. The timeline shows what Lifespan does,
-// the table what the clients saw. Exits 0 only if no request was lost.
+// requests, slow requests, an SSE stream, a WebSocket client) and running a background job loop,
+// get SIGTERM. The timeline shows what Lifespan does, the table what the clients saw. Exits 0 only
+// if no request was lost, the WebSocket got its close frame and the job in progress finished.
 import { fork } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { WebSocket } from 'ws';
 
 const apps = ['express', 'koa', 'fastify'];
 const LOAD_MS = 1500;
@@ -24,6 +26,8 @@ console.table(
         'requests lost': r.lost,
         'refused after listener closed': r.refused,
         'SSE ended cleanly': r.sseClean ? 'yes' : 'no',
+        'WebSocket close frame': r.webSocket,
+        'job finished in drain': r.jobFinished ? 'yes' : 'no',
         'hooks run': r.hooks,
         'SIGTERM → exit (ms)': r.exitMs,
         'exit code': r.exitCode,
@@ -31,12 +35,12 @@ console.table(
     ]),
   ),
 );
-const failed = results.filter((r) => r.lost > 0 || r.exitCode !== 0 || !r.sseClean);
+const failed = results.filter((r) => r.lost > 0 || r.exitCode !== 0 || !r.sseClean || !r.webSocket.startsWith('1001') || !r.jobFinished);
 if (failed.length > 0) {
-  console.log(color(31, `FAILED: ${failed.map((r) => r.app).join(', ')} lost requests or did not exit cleanly`));
+  console.log(color(31, `FAILED: ${failed.map((r) => r.app).join(', ')} lost requests or work, or did not exit cleanly`));
   process.exit(1);
 }
-console.log(color(32, 'OK: every accepted request was answered, every app exited 0.'));
+console.log(color(32, 'OK: every accepted request was answered, every WebSocket got its close frame, every job in progress finished, every app exited 0.'));
 console.log('Refused requests came after the listener closed: a load balancer sends those to another instance.');
 
 async function runApp(app) {
@@ -48,13 +52,25 @@ async function runApp(app) {
   });
   let sigtermAt = 0;
   let report;
+  // The job running when SIGTERM arrived: it must be done before the process exits.
+  let jobAtSigterm;
+  let jobFinished = false;
   const since = (t) => (sigtermAt === 0 ? '     ' : `${String(Math.max(0, t - sigtermAt)).padStart(4)}ms`);
   const line = (t, text) => console.log(`  ${color(2, since(t))}  ${text}`);
   createInterface({ input: child.stdout }).on('line', (text) => {
     if (!text.startsWith('@lifespan ')) return;
     const event = JSON.parse(text.slice('@lifespan '.length));
     if (event.type === 'report') report = event.report;
-    else line(event.t, describe(event));
+    else if (event.type === 'job') {
+      if (sigtermAt === 0) {
+        jobAtSigterm = event.phase === 'start' ? event.job : undefined;
+        return;
+      }
+      if (event.phase === 'done' && event.job === jobAtSigterm) {
+        jobFinished = true;
+        line(event.t, `job    #${event.job} finished inside the drain (lifecycle.run: its signal aborted, the drain waited)`);
+      }
+    } else line(event.t, describe(event));
   });
   // Never leave an app behind, whatever happens to the demo itself.
   process.once('exit', () => child.kill('SIGKILL'));
@@ -101,7 +117,8 @@ async function runApp(app) {
     }
   });
   const sse = openSse(port, (t, text) => line(t, text));
-  line(Date.now(), `${app} listening on 127.0.0.1:${port}; 8 keep-alive clients, 1 SSE stream`);
+  const webSocket = openWebSocket(port, (t, text) => line(t, text));
+  line(Date.now(), `${app} listening on 127.0.0.1:${port}; 8 keep-alive clients, 1 SSE stream, 1 WebSocket, a job loop`);
   let ready = true;
   const probe = setInterval(() => {
     http.get({ host: '127.0.0.1', port, path: '/readyz', agent: false }, (res) => {
@@ -117,7 +134,7 @@ async function runApp(app) {
   line(Date.now(), '3 slow requests (800 ms) in flight');
   await sleep(200);
   sigtermAt = Date.now();
-  line(sigtermAt, color(33, `SIGTERM → ${app} (pid ${child.pid})`));
+  line(sigtermAt, color(33, `SIGTERM → ${app} (pid ${child.pid})${jobAtSigterm === undefined ? '' : `; job #${jobAtSigterm} in progress`}`));
   child.kill('SIGTERM');
   const waiting = setInterval(() => line(Date.now(), color(2, `… waiting for ${app} to exit`)), 1000);
   const limit = setTimeout(() => child.kill('SIGKILL'), EXIT_LIMIT_MS);
@@ -128,6 +145,7 @@ async function runApp(app) {
   stopping = true;
   await Promise.all([...loops, ...slow]);
   const sseResult = await sse;
+  const webSocketResult = await webSocket;
   agent.destroy();
   line(exit.at, `${app} exited with code ${exit.code ?? exit.signal}`);
   if (stats.errors.length > 0) line(Date.now(), color(31, `lost: ${[...new Set(stats.errors)].join(', ')}`));
@@ -137,6 +155,8 @@ async function runApp(app) {
     lost: stats.lost + (sseResult.clean ? 0 : 1),
     refused: stats.refused,
     sseClean: sseResult.clean,
+    webSocket: webSocketResult,
+    jobFinished,
     hooks: report ? report.hooks.filter((hook) => hook.status === 'ok').length : 'no report',
     exitMs: exit.at - sigtermAt,
     exitCode: exit.code,
@@ -163,6 +183,18 @@ function openSse(port, line) {
   });
 }
 
+/** A WebSocket client on /ws: resolves with the close code and reason it received. */
+function openWebSocket(port, line) {
+  return new Promise((resolve) => {
+    const client = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    client.on('error', () => undefined);
+    client.once('close', (code, reason) => {
+      line(Date.now(), `WebSocket got its close frame: ${code} "${reason}"`);
+      resolve(`${code} ${reason}`);
+    });
+  });
+}
+
 function describe(event) {
   switch (event.type) {
     case 'state':
@@ -176,6 +208,7 @@ function describe(event) {
       if (drain.type === 'listenerClosed') return `drain  listener closed on ${drain.servers} server(s); responses now carry Connection: close`;
       if (drain.type === 'idleClosed') return `drain  closed ${drain.connections} idle keep-alive connection(s) (no request within idleGraceMs)`;
       if (drain.type === 'drained') return `drain  all connections closed (${drain.completed} requests completed during the drain)`;
+      if (drain.type === 'webSocketsClosing') return `drain  sending ${drain.clients} WebSocket client(s) a close frame (${drain.code}), spread over ${Math.round(drain.windowMs)} ms`;
       if (drain.type === 'destroyed') return `drain  destroyed ${drain.connections} connections (${drain.requests} requests) at the drain timeout`;
       return `drain  ${JSON.stringify(drain)}`;
     }

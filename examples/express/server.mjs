@@ -3,6 +3,7 @@
 import express from 'express';
 import { shutdownHooks } from '@lifespan/express';
 import { createPool } from '../shared/pool.mjs';
+import { runJobs, serveWebSockets } from '../shared/beyond-http.mjs';
 import { exitWithReport, reportEvents } from '../shared/report-events.mjs';
 
 const pool = createPool();
@@ -38,3 +39,5 @@ const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
   process.send?.({ port: server.address().port });
 });
 hooks.lifecycle.attach(server);
+serveWebSockets(hooks.lifecycle, server);
+runJobs(hooks.lifecycle, 'express');

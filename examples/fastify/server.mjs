@@ -4,6 +4,7 @@
 import Fastify from 'fastify';
 import { lifecycle } from '@lifespan/fastify';
 import { createPool } from '../shared/pool.mjs';
+import { runJobs, serveWebSockets } from '../shared/beyond-http.mjs';
 import { exitWithReport, reportEvents } from '../shared/report-events.mjs';
 
 const pool = createPool();
@@ -34,5 +35,7 @@ app.get('/events', (request, reply) => {
   request.raw.on('close', () => clearInterval(tick));
 });
 
+serveWebSockets(app.lifecycle, app.server);
+runJobs(app.lifecycle, 'fastify');
 const address = await app.listen({ port: Number(process.env.PORT ?? 3000), host: '127.0.0.1' });
 process.send?.({ port: Number(new URL(address).port) });

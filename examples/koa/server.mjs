@@ -4,6 +4,7 @@ import Koa from 'koa';
 import { PassThrough } from 'node:stream';
 import { shutdownHooks } from '@lifespan/koa';
 import { createPool } from '../shared/pool.mjs';
+import { runJobs, serveWebSockets } from '../shared/beyond-http.mjs';
 import { exitWithReport, reportEvents } from '../shared/report-events.mjs';
 
 const pool = createPool();
@@ -43,3 +44,5 @@ const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
   process.send?.({ port: server.address().port });
 });
 hooks.lifecycle.attach(server);
+serveWebSockets(hooks.lifecycle, server);
+runJobs(hooks.lifecycle, 'koa');

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
 import { get, open } from './clients';
 import { disposableAgent } from './disposable-agent';
 import { readBody } from './read-body';
@@ -12,11 +14,17 @@ jest.setTimeout(15_000);
 
 interface ReportLine {
   type: 'report';
-  report: { ok: boolean; reason: string; hooks: { name: string; status: string }[]; http: { inFlightAtStart: number } };
+  report: {
+    ok: boolean;
+    reason: string;
+    hooks: { name: string; status: string }[];
+    http: { inFlightAtStart: number; webSocketsClosed: number };
+    work: { name: string; status: string }[];
+  };
 }
 
 describePosix.each(['express', 'koa', 'fastify'])('examples/%s/server.mjs', (name) => {
-  it('serves /, a slow request and an SSE stream through SIGTERM, exits 0 and reports ok', async () => {
+  it('serves /, a slow request and an SSE stream through SIGTERM, closes its WebSocket with 1001, lets its job finish, exits 0 and reports ok', async () => {
     const app = await startFixture(`../../../examples/${name}/server.mjs`, { PORT: '0', DRAIN_DELAY_MS: '100', LIFESPAN_EVENTS: '1' });
     using agent = disposableAgent({ keepAlive: true });
     // Listening comes before readiness: the startup hook connects the pool first.
@@ -31,12 +39,16 @@ describePosix.each(['express', 'koa', 'fastify'])('examples/%s/server.mjs', (nam
     const stream = await open(`${app.url}/events`, agent);
     expect(stream.statusCode).toBe(200);
     const events = readBody(stream);
+    const webSocket = new WebSocket(`${app.url.replace('http:', 'ws:')}/ws`);
+    const closed = new Promise<string>((resolve) => webSocket.once('close', (code, reason) => resolve(`${code} ${reason}`)));
+    await once(webSocket, 'message');
     const slow = get(`${app.url}/slow?ms=300`, agent);
     // A request sent after /slow on another connection has been answered: /slow has arrived too.
     expect((await get(`${app.url}/`, agent)).status).toBe(200);
     app.kill('SIGTERM');
     expect(await slow).toMatchObject({ status: 200, body: '{"slow":true}' });
     expect(await events).toContain('event: bye\n');
+    expect(await closed).toBe('1001 server shutting down');
     expect(await app.exited).toEqual({ code: 0, signal: null });
 
     const reports = app
@@ -51,6 +63,9 @@ describePosix.each(['express', 'koa', 'fastify'])('examples/%s/server.mjs', (nam
     expect(report.hooks.map((hook) => `${hook.name}:${hook.status}`)).toEqual(['db pool:ok']);
     // The slow request and the SSE stream.
     expect(report.http.inFlightAtStart).toBe(2);
+    expect(report.http.webSocketsClosed).toBe(1);
+    // The job loop was mid-job (one job after another): that job finished inside the drain.
+    expect(report.work).toEqual([expect.objectContaining({ name: 'report job', status: 'ok' })]);
     expect(app.stderr()).toBe('');
   });
 });
