@@ -1,17 +1,23 @@
 // Makes sure the real load balancers the process tests start (Debian's `haproxy` and `nginx-light`),
-// and the Redis server of the BullMQ test (`redis-server`), are installed: `npm test` runs this before jest, so a fresh machine and CI get them without a
+// and the servers of the BullMQ and recipe tests (`redis-server`, `postgresql`), are installed: `npm test` runs this before jest, so a fresh machine and CI get them without a
 // manual step. Installs with apt-get when it runs as root (or with passwordless sudo); otherwise it
 // fails and says what to install, rather than letting the proxy tests fail one by one.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Binary → Debian package that ships it. */
-const wanted = { haproxy: 'haproxy', nginx: 'nginx-light', 'redis-server': 'redis-server' };
+const wanted = { haproxy: 'haproxy', nginx: 'nginx-light', 'redis-server': 'redis-server', postgres: 'postgresql' };
 // Debian puts both in /usr/sbin, which a non-root PATH often lacks.
 const searchPath = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
 
-const find = (binary) => searchPath.map((dir) => join(dir, binary)).find((file) => existsSync(file));
+// Debian's postgresql keeps its binaries by major version, off PATH (postgres-server.ts finds them there).
+const postgresBin = (binary) => {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  return readdirSync(root).map((version) => join(root, version, 'bin', binary)).find((file) => existsSync(file));
+};
+const find = (binary) => (binary === 'postgres' ? postgresBin(binary) : searchPath.map((dir) => join(dir, binary)).find((file) => existsSync(file)));
 const missing = Object.entries(wanted).filter(([binary]) => find(binary) === undefined);
 if (missing.length === 0) process.exit(0);
 

@@ -1,0 +1,41 @@
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { startPostgres } from './postgres-server';
+import { startRedis } from './redis-server';
+import { startFixture } from './start-fixture';
+
+// The recipes of docs/recipes.md that need a server, each against a real one the test starts.
+const describePosix = process.platform === 'win32' ? describe.skip : describe;
+
+describePosix('docs/recipes.md, run', () => {
+  it('pg Pool: a query in flight at SIGTERM is answered, then pool.end() runs in the close phase and leaves no connection behind', async () => {
+    await using postgres = await startPostgres();
+    const app = await startFixture('recipe-pg.mjs', { PGHOST: postgres.host, PGUSER: postgres.user });
+    const answer = fetch(`${app.url}/`).then((response) => response.text());
+    await app.until(() => app.events('request').length === 1, 'the request');
+    app.kill('SIGTERM');
+    expect(await answer).toBe('answered');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(app.lines().slice(0, 2)).toEqual(['close:pg-pool', 'pg-pool:ended']);
+    const client = new pg.Client({ host: postgres.host, user: postgres.user, database: 'postgres' });
+    await client.connect();
+    const { rows } = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'lifespan-recipe'");
+    await client.end();
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('ioredis: a command due after SIGTERM is sent and answered, then quit() closes the client in the close phase', async () => {
+    await using redis = await startRedis();
+    const app = await startFixture('recipe-ioredis.mjs', { REDIS_SOCKET: redis.socket });
+    const answer = fetch(`${app.url}/`).then((response) => response.text());
+    await app.until(() => app.events('request').length === 1, 'the request');
+    app.kill('SIGTERM');
+    expect(await answer).toBe('1');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(app.lines().slice(0, 2)).toEqual(['close:redis', 'redis:quit']);
+    const check = new Redis({ path: redis.socket });
+    const clients = (await check.client('LIST')) as string;
+    check.disconnect();
+    expect(clients).not.toContain('name=lifespan-recipe');
+  });
+});
