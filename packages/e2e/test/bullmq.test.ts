@@ -21,7 +21,8 @@ describePosix('lifecycle.run() with a BullMQ worker on a real Redis server', () 
       const done = app.lines().filter((line) => line.startsWith('job:done:'));
       // Every job it took, it finished, and before the close hooks ran.
       expect(done.map((line) => line.replace('done', 'start'))).toEqual(started);
-      expect(app.lines().at(-1)).toBe('close:redis');
+      // The process may exit by itself just before Lifespan's exit (nothing left to run): not a hook.
+      expect(app.lines().filter((line) => line !== 'exit:natural').at(-1)).toBe('close:redis');
       const counts = await queue.getJobCounts('completed', 'waiting', 'active', 'failed');
       expect(counts).toEqual({ completed: started.length, waiting: 20 - started.length, active: 0, failed: 0 });
       expect(started.length).toBeLessThan(20);
