@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { startPostgres } from './postgres-server';
@@ -37,5 +40,22 @@ describePosix('docs/recipes.md, run', () => {
     const clients = (await check.client('LIST')) as string;
     check.disconnect();
     expect(clients).not.toContain('name=lifespan-recipe');
+  });
+
+  it("pino: through the adapter, Lifespan's lines reach an asynchronous destination up to the last one, and an error keeps its object", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lifespan-pino-'));
+    try {
+      const file = path.join(dir, 'app.log');
+      const app = await startFixture('recipe-pino.mjs', { LOG_FILE: file });
+      app.kill('SIGTERM');
+      expect(await app.exited).toEqual({ code: 1, signal: null });
+      const lines = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { msg: string; err?: { code?: string; message?: string } });
+      expect(lines[0]!.msg).toBe('lifespan: ready');
+      expect(lines.find((line) => line.err?.code === 'ERR_LIFESPAN_HOOK_FAILED')?.err?.message).toContain('cache already gone');
+      // The last line, written just before the exit, is not lost.
+      expect(lines.at(-1)!.msg).toMatch(/^lifespan: closed in \d+ ms \(with errors\)$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
