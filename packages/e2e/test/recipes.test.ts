@@ -58,4 +58,27 @@ describePosix('docs/recipes.md, run', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('OpenTelemetry SDK: shut down by a close hook registered first, it exports the span of the request the drain finished, after the other close hooks', async () => {
+    const app = await startFixture('recipe-opentelemetry.mjs');
+    const answer = fetch(`${app.url}/`).then((response) => response.text());
+    await app.until(() => app.events('request').length === 1, 'the request');
+    app.kill('SIGTERM');
+    expect(await answer).toBe('done');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(app.lines().filter((line) => line !== 'exit:natural')).toEqual(['close:db', 'span:GET /slow']);
+  });
+
+  it("OpenTelemetry SDK, the trap: the getting-started guide's own SIGTERM listener exits during the drain, the request in flight is lost and its span never exported", async () => {
+    const app = await startFixture('recipe-opentelemetry.mjs', { TRAP: '1' });
+    const answer = fetch(`${app.url}/`).then(
+      (response) => response.text(),
+      (error: Error) => `lost: ${error.message}`,
+    );
+    await app.until(() => app.events('request').length === 1, 'the request');
+    app.kill('SIGTERM');
+    expect(await app.exited).toEqual({ code: 0, signal: null });
+    expect(await answer).toMatch(/^lost: /);
+    expect(app.lines()).not.toContain('span:GET /slow');
+  });
 });
