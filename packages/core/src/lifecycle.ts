@@ -16,7 +16,7 @@ import { ListenerSet } from './listeners.js';
 import type { Listener } from './listeners.js';
 import type { DrainableServer } from './http-drain.js';
 import { applyKeepAliveTimeout } from './keep-alive.js';
-import { containedLogger, describeDrainEvent } from './log-format.js';
+import { containedLogger, describeDrainEvent, describeForStderr } from './log-format.js';
 import { serverOf } from './node-internals.js';
 import { checkServer, resolveOptions, show } from './options.js';
 import type { ResolvedOptions } from './options.js';
@@ -97,7 +97,9 @@ export class Lifecycle implements AsyncDisposable {
     warnDeadlineSplit(this.#process, options, this.#options);
     this.#work = new BackgroundWork((name, cause) => {
       const error = new WorkFailedError(name, cause);
-      this.#log?.error(`lifespan: background work "${name}" failed`, error);
+      // Lifespan handles the promise, so Node reports no unhandled rejection: without a logger, say it on stderr.
+      if (this.#log !== undefined) this.#log.error(`lifespan: background work "${name}" failed`, error);
+      else (this.#process.stderr ?? process.stderr).write(describeForStderr(error));
     });
     this.#shutdownHooks = this.#shutdownRegistry();
     this.#startupHooks = this.#startupRegistry();

@@ -1,4 +1,5 @@
 import { createLifecycle } from '@lifespan/core';
+import { createTestLifecycle, createTestProcess } from '@lifespan/core/testing';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -129,6 +130,17 @@ describe('lifecycle.track(promise, name?)', () => {
     await expect(lifecycle.track(Promise.reject(failure), 'job')).rejects.toBe(failure);
     await sleep(0);
     expect(errors).toMatchObject([['lifespan: background work "job" failed', { code: 'ERR_LIFESPAN_WORK_FAILED', cause: failure }]]);
+    await lifecycle.shutdown();
+  });
+
+  it('says on stderr that a tracked promise rejected before shutdown when there is no logger', async () => {
+    const proc = createTestProcess();
+    const lifecycle = createTestLifecycle({ signals: false }, proc);
+    void lifecycle.track(Promise.reject(new Error('boom')), 'job');
+    await sleep(0);
+    expect(proc.stderrText).toContain('ERR_LIFESPAN_WORK_FAILED');
+    expect(proc.stderrText).toContain('"job"');
+    expect(proc.stderrText).toContain('boom');
     await lifecycle.shutdown();
   });
 
