@@ -13,6 +13,8 @@ export interface Connection {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** `socket.bytesRead` when that grace began: bytes that came during it and made no request are one still arriving. */
   bytesAtGrace: number;
+  /** `socket.bytesRead` when Node last listed it idle (-1: never): with no byte since, no request can have begun. */
+  bytesWhenIdle: number;
   /** `now()` when the connection was opened (or adopted). */
   readonly openedAt: number;
   /** Seen from its `'connection'` event on: no request on it went unseen. */
@@ -98,6 +100,7 @@ export class ConnectionTracker {
       socket,
       timer: undefined,
       bytesAtGrace: 0,
+      bytesWhenIdle: -1,
       openedAt: now(),
       watchedFromStart: fromStart,
       responses: undefined,
@@ -194,7 +197,14 @@ export class ConnectionTracker {
 
   /** Whether a request is arriving on `connection` (its head on a slow link, a large header): not idle. */
   receiving(connection: Connection): boolean {
-    return !connection.upgraded && readingRequest(connection.socket) === true;
+    if (connection.upgraded) return false;
+    const { socket } = connection;
+    // Node's list is read whole (every connection) once per turn, and a drain closing thousands of
+    // idle connections takes thousands of turns: ask it again only once bytes came.
+    if (connection.bytesWhenIdle === socket.bytesRead) return false;
+    const reading = readingRequest(socket);
+    if (reading === false) connection.bytesWhenIdle = socket.bytesRead;
+    return reading === true;
   }
 
   /** Whether `connection` was handed over after an upgrade: the app owns it. */

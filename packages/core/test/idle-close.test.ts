@@ -4,6 +4,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createLifecycle } from '@lifespan/core';
 import { get } from '@lifespan/testsuite';
+import { overrideInternals } from '../src/node-internals';
 
 /** Keeps the event loop from turning, the way a busy process does. */
 function busyFor(ms: number): void {
@@ -75,6 +76,54 @@ describe('lifecycle.attach(server) idle closing', () => {
     } finally {
       idle.destroy();
       active.destroy();
+    }
+  });
+});
+
+describe('lifecycle.shutdown() with many idle connections', () => {
+  it("closes them all reading Node's list of idle connections a bounded number of times, not once per loop turn", async () => {
+    // Each fresh decision closes a few connections a turn: reading the whole list every turn made
+    // a drain of N connections cost N² (10,000 idle connections outlasted the 10 s drain timeout).
+    let listReads = 0;
+    const restore = overrideInternals({
+      connectionsList(server) {
+        const symbol = Object.getOwnPropertySymbols(server).find((candidate) => candidate.description === 'http.server.connections');
+        const list = symbol === undefined ? undefined : (server as unknown as Record<symbol, { all(): unknown[]; idle(): unknown[] }>)[symbol];
+        if (list === undefined) return undefined;
+        return {
+          all: () => list.all() as never,
+          idle: () => {
+            listReads++;
+            return list.idle() as never;
+          },
+        };
+      },
+    });
+    const sockets: net.Socket[] = [];
+    try {
+      const { lifecycle, url } = await attachedServer(25);
+      const port = Number(new URL(url).port);
+      for (let i = 0; i < 300; i++) {
+        const socket = net.connect(port, '127.0.0.1');
+        sockets.push(socket);
+        socket.on('error', () => undefined);
+        socket.setEncoding('utf8');
+        let received = '';
+        socket.on('data', (chunk: string) => (received += chunk));
+        await once(socket, 'connect');
+        socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n');
+        while (!received.endsWith('ok')) await once(socket, 'data');
+      }
+      await sleep(100);
+      const closed = Promise.all(sockets.map((socket) => once(socket, 'close')));
+      const report = await lifecycle.shutdown('test');
+      await closed;
+      expect(report.ok).toBe(true);
+      expect(report.http.idleConnectionsClosed).toBe(300);
+      expect(listReads).toBeLessThanOrEqual(5);
+    } finally {
+      restore();
+      for (const socket of sockets) socket.destroy();
     }
   });
 });

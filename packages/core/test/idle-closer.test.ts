@@ -21,6 +21,7 @@ function connection(options: { bytesRead?: number; openedAt?: number; busy?: boo
     socket: socket as never,
     timer: undefined,
     bytesAtGrace: 0,
+    bytesWhenIdle: -1,
     openedAt: options.openedAt ?? performance.now(),
     watchedFromStart: true,
     responses: undefined,
