@@ -88,6 +88,7 @@ export class HttpDrainer implements InflightOwner {
       closeIfIdle: (connection: Connection) => closeIfIdle(connection.socket),
       lastActivity: (connection: Connection) => lastActivity(connection.socket),
       loopTime,
+      destroy: (connection: Connection) => connections.destroy(connection),
     };
     this.#closer = new IdleCloser(signals, (count) => {
       this.#inFlight.stats.idleConnectionsClosed += count;

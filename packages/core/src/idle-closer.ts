@@ -22,6 +22,8 @@ export interface IdleSignals {
   lastActivity(connection: Connection): number | undefined;
   /** The clock of `lastActivity`. */
   loopTime(): number | undefined;
+  /** Destroys it (idle: a FIN after what was written), and counts it gone at once. */
+  destroy(connection: Connection): void;
 }
 
 /**
@@ -95,13 +97,12 @@ export class IdleCloser {
     // Bytes came during the grace and made no request yet: one is still arriving. It is closed only
     // once it has been quiet for a whole grace; the drain timeout bounds it.
     if (connection.socket.bytesRead !== connection.bytesAtGrace) this.schedule(connection);
-    else if (this.#closeIdle(connection)) this.#counted();
+    else this.#closeIdle(connection);
   }
 
   /** The drain began on a quiet server: an idle connection goes now, a busy one when it is idle. */
   #closeQuiet(connection: Connection): void {
-    if (connection.timer === undefined && this.#closeIdle(connection)) this.#counted();
-    else this.schedule(connection);
+    if (connection.timer !== undefined || !this.#closeIdle(connection)) this.schedule(connection);
   }
 
   /** One more connection closed; those closed in one turn are told together. */
@@ -138,7 +139,7 @@ export class IdleCloser {
     return quiet;
   }
 
-  /** Closes a connection that is still idle; false if it is busy, upgraded or already closed. */
+  /** Closes (and counts) a connection that is still idle; false if it is busy, upgraded or already closed. */
   #closeIdle(connection: Connection): boolean {
     const { socket } = connection;
     // A request arrived during the grace (a probe too, which is never tracked): not idle.
@@ -160,7 +161,9 @@ export class IdleCloser {
     // Closing a socket with nothing unread sends a FIN after the bytes already written, like
     // end(), without waiting for the client's FIN in turn. A request that crosses the FIN gets a
     // reset instead: no different for the client, it could not be answered on this connection.
-    if (closedByRuntime === undefined) socket.destroy();
+    // Counted first: the destroy may settle the drain, whose report must include this one.
+    this.#counted();
+    if (closedByRuntime === undefined) this.#signals.destroy(connection);
     return true;
   }
 }

@@ -47,6 +47,7 @@ function closer(graceMs: number, loop: { now: number | undefined } = { now: unde
     receiving: (c) => (c as FakeConnection).receiving,
     lastActivity: (c) => (c as FakeConnection).activeAt,
     loopTime: () => loop.now,
+    destroy: (c) => c.socket.destroy(),
   };
   const closed: number[] = [];
   const idle = new IdleCloser(signals, (count) => void closed.push(count), turns);
