@@ -172,7 +172,10 @@ export class InflightTracker {
         if (connection.unseen === next.req) connection.unseen = undefined;
         this.track(next.req, next);
       }
-      if (this.#owner.closing) this.#closer.schedule(connection);
+      // A response sent with `Connection: close` ends its connection (Node ends the socket once it
+      // is written): no grace timer to arm, and none to clear, for each of thousands in flight.
+      const endsConnection = connection.closing === res && res.writableFinished;
+      if (this.#owner.closing && !endsConnection) this.#closer.schedule(connection);
     }
     this.#owner.checkSettled();
   }

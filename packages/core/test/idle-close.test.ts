@@ -157,6 +157,35 @@ describe('lifecycle.shutdown() closing idle connections', () => {
   });
 });
 
+describe('lifecycle.shutdown() with requests in flight', () => {
+  it('arms no idle-grace timer for a connection whose last response carried Connection: close (Node ends it)', async () => {
+    const graceMs = 777;
+    const lifecycle = createLifecycle({ signals: false, exit: false, idleGraceMs: graceMs });
+    const server = http.createServer((req, res) => void setTimeout(() => res.end('ok'), req.url === '/slow' ? 200 : 0));
+    lifecycle.attach(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const agent = new http.Agent({ keepAlive: true });
+    const graceTimers = jest.spyOn(globalThis, 'setTimeout');
+    try {
+      await Promise.all(Array.from({ length: 20 }, () => get(`${url}/`, agent)));
+      const inFlight = Array.from({ length: 20 }, () => get(`${url}/slow`, agent));
+      await sleep(100);
+      graceTimers.mockClear();
+      const report = await lifecycle.shutdown('test');
+      const responses = await Promise.all(inFlight);
+      expect(responses.map((response) => response.status)).toEqual(Array.from({ length: 20 }, () => 200));
+      expect(responses.every((response) => response.headers.connection === 'close')).toBe(true);
+      expect(report.http.completedDuringDrain).toBe(20);
+      expect(graceTimers.mock.calls.map(([, ms]) => ms).filter((ms) => typeof ms === 'number' && ms > 0 && ms <= graceMs)).toEqual([]);
+    } finally {
+      graceTimers.mockRestore();
+      agent.destroy();
+    }
+  });
+});
+
 /** A node:http server answering "ok", attached to a lifecycle with this grace, listening. */
 async function attachedServer(idleGraceMs: number): Promise<{ lifecycle: ReturnType<typeof createLifecycle>; url: string; server: http.Server }> {
   const lifecycle = createLifecycle({ signals: false, exit: false, idleGraceMs });
