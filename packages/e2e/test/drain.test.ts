@@ -22,6 +22,8 @@ function bodyOf(stream: NodeJS.ReadableStream): Promise<string> {
   });
 }
 const describePosix = process.platform === 'win32' ? describe.skip : describe;
+/** `npm run test:stress`: the tests whose outcome still depends on how short of CPU the server is. */
+const stress = process.env.LIFESPAN_STRESS === '1';
 // Generous on purpose: two busy cores. The 100 ms target is the benchmark's to measure.
 const promptExitMs = 2000;
 
@@ -194,12 +196,15 @@ describePosix('lifecycle.attach(server) on SIGTERM: what issue 12 says is lost t
   // whole drainTimeoutMs and exited 1); but the response that carries Connection: close is chosen
   // when the app writes it, and a request the client sent in the meantime that the server had not
   // read yet (a process short of CPU reads late) is re-sent by undici after that response, to a
-  // listener that is gone. Fails every run on this 2-core machine (about 10 of ~100 requests) with
-  // the server on Node; with the server on Bun it fails in some runs and not in others, so it is
-  // left out there (a test whose outcome is a coin is no test). What http-terminator, stoppable and
+  // listener that is gone. It failed every run on this 2-core machine (about 10 of ~100 requests)
+  // with the server on Node; since the drain costs less CPU (bench/scale.mjs: the idle check no
+  // longer reads Node's whole connection list every turn, no grace timer after Connection: close)
+  // it loses 1 request in most runs and none in some (6 of 26 against 0 of 20 before), as on Bun:
+  // a test whose outcome is a coin is no test, so it runs in `npm run test:stress`, which
+  // asserts the goal (no loss), and not in `npm test`. What http-terminator, stoppable and
   // plain server.close() do here, and why no bounded drain avoids it: bench/pipelining.mjs and
   // bench/README.md ("Why two of issue 12's cases still lose requests").
-  (runtime.kind === 'bun' ? it.skip : it.failing)('answers every request of undici clients pipelining 10 requests', async () => {
+  (runtime.kind === 'bun' || !stress ? it.skip : it)('answers every request of undici clients pipelining 10 requests', async () => {
     const result = await sigtermUnderLoad('http.mjs', { SCENARIO: 'keep-alive', DRAIN_TIMEOUT_MS: '1000' }, [{ clients: [{ kind: 'undici', count: 2, pipelining: 10, path: '/slow?ms=5' }] }]);
     expectNoLoss(result);
   });
