@@ -106,7 +106,9 @@ export class Lifecycle implements AsyncDisposable {
     this.#hosts = new HostSet({
       isShuttingDown: () => this.isShuttingDown,
       shutdown: (reason) => this.shutdown(reason),
-      start: () => this.start(),
+      // Fastify boots the lifecycle (its onReady): the app holds it, as for an Express middleware; a
+      // server the app listens on holds it in the process once attached (onListen).
+      start: () => this.#start(false),
       hasConnections: () => (this.#drainer?.connections ?? 0) > 0,
       drained: () => this.#sequence!.drained,
       closePhase: () => this.#sequence!.closePhase(),
