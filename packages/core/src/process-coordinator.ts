@@ -15,6 +15,8 @@ export interface ProcessLike {
   exit(code?: number): void;
   /** Set when the shutdown is over; the process then ends once its event loop empties (see `exitWhenDrained()`). */
   exitCode?: number | string | undefined;
+  /** A forked child's IPC channel (a cluster worker, PM2): let go once the shutdown is over. */
+  readonly channel?: { unref(): void } | undefined;
   emitWarning(warning: string, options: { type?: string; code?: string; detail?: string }): void;
   readonly env: Record<string, string | undefined>;
   /** The parent's pid, to check that signals sent to PID 1 can reach this process. */

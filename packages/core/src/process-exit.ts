@@ -16,6 +16,10 @@ export const defaultExitTimeoutMs = 1_000;
  */
 export function exitWhenDrained(proc: ProcessLike, code: number, waitMs: number): void {
   proc.exitCode = code;
+  // Node's cluster code keeps a worker's IPC channel referenced for good: a worker sent SIGTERM
+  // itself would wait out the bound. Unref'd, it no longer holds the loop; what is being sent on it
+  // still goes out (a write in progress keeps the loop alive).
+  proc.channel?.unref();
   const timer = setTimeout(() => {
     debug('the event loop did not empty within %d ms of the shutdown: exit %d (still open: %s)', waitMs, code, activeResources().join(', '));
     proc.exit(code);

@@ -91,3 +91,17 @@ describeUnix('restartWorkers() (Node cluster rolling restart)', () => {
     expect(await primary.exited).toEqual({ code: 0, signal: null });
   }, 30_000);
 });
+
+describeUnix('a cluster worker sent SIGTERM itself (as a process group signal or a supervisor does)', () => {
+  it('ends once its shutdown is over, not at exitTimeoutMs: Node\'s cluster code holds the IPC channel, which Lifespan lets go', async () => {
+    // A bound far beyond the test's wait: a worker that waited for it would fail here.
+    const primary = await startFixture('cluster-primary.mjs', { EXIT_TIMEOUT_MS: '60000' });
+    const [pid] = primary.events('spawned').map((event) => event['pid'] as number);
+    process.kill(pid!, 'SIGTERM');
+    await primary.until(() => primary.lines().some((line) => line.startsWith(`worker-exit:${pid}:`)), 'the worker to exit', 15_000);
+    expect(primary.lines()).toContain(`worker-exit:${pid}:0:null`);
+    expect(primary.lines()).toContain(`close:db ${pid}`);
+    primary.child.send('stop');
+    expect(await primary.exited).toEqual({ code: 0, signal: null });
+  }, 30_000);
+});
