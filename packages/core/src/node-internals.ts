@@ -259,6 +259,22 @@ export function lastActivity(socket: Socket): number | undefined {
   return typeof start === 'number' ? start : undefined;
 }
 
+/**
+ * How many turns of the event loop in a row may run without the runtime polling the sockets; 1 on
+ * Node (libuv polls between every two check phases). Deno 2 runs its event loop as one tokio task
+ * that re-wakes itself while immediates are pending, and tokio polls the sockets (epoll) only every
+ * `event_interval` tasks (61, or DENO_TOKIO_EVENT_INTERVAL): requests that reached the kernel stay
+ * unread through 61 quick turns. One turn more has that poll behind it, and the next turn's I/O
+ * phase reads what it found.
+ * @see https://github.com/denoland/deno/blob/v2.9.5/runtime/tokio_util.rs (tokio_configuration: event_interval 61)
+ * @see https://github.com/denoland/deno/blob/v2.9.5/libs/core/uv_compat/tcp.rs (poll_tcp_handle: "never yields to its reactor (event_interval controls when the reactor is polled)")
+ */
+export function turnsPerPoll(): number {
+  if (typeof (process.versions as { deno?: unknown }).deno !== 'string') return 1;
+  const configured = Number(process.env['DENO_TOKIO_EVENT_INTERVAL']);
+  return (Number.isInteger(configured) && configured > 0 ? configured : 61) + 2;
+}
+
 /** The event loop's clock, in which timers record when they were armed. */
 export function loopTime(): number | undefined {
   if (!capabilities().activityStamps) return undefined;

@@ -264,6 +264,24 @@ describe('IdleCloser', () => {
     expect(destroyed(c)).toBe(false);
   });
 
+  it('on a runtime that polls its sockets only every few turns (Deno), decides only once that many have passed', async () => {
+    const turns: LoopTurns = { now: () => 0, next: (fn) => void setImmediate(fn), turnsPerPoll: 8 };
+    const { closer: idle } = closer(100, { now: 50_000 }, turns);
+    const reused = connection({ activeAt: 40_000 });
+    const idleOne = connection({ activeAt: 40_000 });
+    idle.start(new Set([reused, idleOne]));
+    for (let turn = 0; turn < 6; turn++) await nextTurn();
+    // The runtime's poll came at last, and read a request on one of them.
+    reused.busy = true;
+    for (let turn = 0; turn < 30; turn++) await nextTurn();
+    // Traffic: the server was not quiet, so the idle one goes after the grace, the busy one stays.
+    expect(destroyed(reused) || destroyed(idleOne)).toBe(false);
+    jest.advanceTimersByTime(100);
+    for (let turn = 0; turn < 30; turn++) await nextTurn();
+    expect(destroyed(reused)).toBe(false);
+    expect(destroyed(idleOne)).toBe(true);
+  });
+
   it('decides nothing while the event loop lags by more than the grace, and closes once a turn is quick', async () => {
     const lag = { ms: 150 };
     const { closer: idle } = closer(100, { now: undefined }, laggingTurns(lag));
