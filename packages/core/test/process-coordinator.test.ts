@@ -101,7 +101,9 @@ describe('process coordinator', () => {
       })();
       expect(participantCount(proc).weak).toBe(10_000);
       expect(proc.listened()).toEqual(['SIGINT', 'SIGTERM']);
-      for (let round = 0; round < 20 && proc.listened().length > 0; round++) {
+      // V8 runs FinalizationRegistry callbacks in a task of their own after a collection, and the
+      // listeners go in a setImmediate after them: on a loaded machine that takes more rounds.
+      for (let round = 0; round < 200 && proc.listened().length > 0; round++) {
         gc();
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
