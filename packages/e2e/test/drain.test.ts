@@ -220,8 +220,10 @@ describePosix('lifecycle.attach(server) on SIGTERM: what issue 12 says is lost t
   // went out. RFC 9113's two-step GOAWAY would spare them, and node:http2 cannot send its first step:
   // session.goaway() with the last stream id 2^31-1 makes nghttp2 ignore every stream opened after
   // it, and writing the frame to the session's socket aborts the process (bench/README.md, "Why two
-  // of issue 12's cases still lose requests"). It stays failing until Node can send that GOAWAY.
-  it.failing.each([
+  // of issue 12's cases still lose requests"). It loses 4-20 streams in most runs and none in some
+  // (a full run here saw it pass), so as it.failing it made `npm test` a coin: it runs in
+  // `npm run test:stress`, asserting the goal (no stream refused), until Node can send that GOAWAY.
+  (stress ? it.each : it.skip.each)([
     { mode: 'h2c', secure: false },
     { mode: 'tls', secure: true },
   ])('answers every stream of HTTP/2 sessions opening streams through the drain ($mode)', async ({ mode, secure }) => {
