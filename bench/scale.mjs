@@ -90,6 +90,7 @@ async function runOne(scenario, contender) {
   const server = spawnNode(['--import', probe, join(benchDir, 'servers', `${contender.server ?? contender.id}.mjs`)], {
     ...contender.env,
     BENCH_SCALE_CPU: cpuFile,
+    BENCH_KEEP_ALIVE_MS: String(CAP_MS),
     ...(scenario.slowMs ? { BENCH_SLOW_MS: String(scenario.slowMs) } : {}),
   });
   let client;
@@ -127,7 +128,7 @@ async function runOne(scenario, contender) {
       sample.serverWallMs = cpu.wallMs;
     }
     const { stats } = await done;
-    Object.assign(sample, { written: stats.written, answered: stats.answered, lost: stats.lost, connectFailed: stats.connectFailed ?? 0, errors: stats.errors });
+    Object.assign(sample, { openAtSignal: stats.openAtSignal, written: stats.written, answered: stats.answered, lost: stats.lost, connectFailed: stats.connectFailed ?? 0, errors: stats.errors });
     // In flight at SIGTERM: the slow requests not answered before it (each connection's first answer came before).
     if (scenario.mode === 'inflight') sample.inFlightAtSignal = scenario.n - (stats.answeredBeforeSignal - ready.open);
     return sample;
@@ -195,6 +196,7 @@ export async function run({ rounds = Number(process.env.BENCH_ROUNDS ?? (quick ?
         failed: list.filter((sample) => sample.failed !== undefined || sample.killed).length,
         inFlightAtSignal: scenario.mode === 'inflight' ? median(ok.map((sample) => sample.inFlightAtSignal)) : undefined,
         exitCodes: [...new Set(ok.map((sample) => sample.exit))],
+        openAtSignal: median(ok.map((sample) => sample.openAtSignal)),
       };
     }
     for (const metric of metrics) {
@@ -237,6 +239,8 @@ export function render(result) {
     result.rows.map((row) => [row.scenario, ...ids.map((id) => `${row.contenders[id]?.lost ?? 'n/a'} of ${row.contenders[id]?.written ?? 'n/a'}${row.contenders[id]?.failed ? ` (${row.contenders[id].failed} runs failed)` : ''}`)]),
   );
   const load = result.loadAverages.map((avg) => avg[0].toFixed(2)).join(', ');
+  // A row measured in a run of its own (its four contenders side by side) says so.
+  const separate = result.rows.filter((row) => row.separateRun).map((row) => `${row.scenario}: measured in a separate run of ${result.rounds} rounds (${row.separateRun.reason}).`);
   return [
     'Server CPU time from SIGTERM to exit (ms, median):',
     '',
@@ -253,7 +257,8 @@ export function render(result) {
     '',
     `${result.rounds} rounds, contenders interleaved (order rotated each round). "Lifespan / best peer" is the median of the per-round ratios (Lifespan's value over the lowest of the same round among the peers that lost no request in it), with their range: the spread between rounds is the noise of a shared 2-core machine (1-minute load average after each round: ${load}). ` +
       'idle-N: N keep-alive connections that each carried one request, idle at SIGTERM; inflight-N: a 1.5 s (N = 10,000: 4 s) `GET /slow` pending on each of N keep-alive connections; churn-N: N connections made one after another, 50 at a time, each carrying one `Connection: close` request (after a warm-up of 5,000), CPU read from `/proc/<pid>/stat`. ' +
-      'Each server is its own process with the file-descriptor limit raised to the hard limit, the load another (`bench/scale/client.mjs`, raw TCP).',
+      `${separate.length > 0 ? `${separate.join(' ')} ` : ''}` +
+      'Each server is its own process with the file-descriptor limit raised to the hard limit and `keepAliveTimeout` set to 60 s (opening 19,000 connections takes longer than the default 5 s), the load another (`bench/scale/client.mjs`, raw TCP); every connection was still open at SIGTERM.',
   ].join('\n');
 }
 

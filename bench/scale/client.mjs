@@ -114,6 +114,7 @@ async function main() {
     process.send({ type: 'ready', open: clients.length, written: stats.written });
     await nextMessage('signal');
     signalAt = performance.now();
+    stats.openAtSignal = clients.filter(({ socket }) => !socket.closed).length;
     await Promise.all(answers);
     // Every connection ends when the server goes: wait for the last one (bounded by the parent).
     await Promise.all(clients.map(({ socket }) => (socket.closed ? undefined : new Promise((resolve) => socket.once('close', resolve)))));

@@ -29,6 +29,15 @@ export function handler(req, res) {
   res.end('ok');
 }
 
+/**
+ * With BENCH_KEEP_ALIVE_MS set (the scale benchmark), every contender keeps idle keep-alive
+ * connections that long: opening 19,000 takes longer than node:http's default 5 s, which would
+ * close the first ones before SIGTERM on some servers and not on others (Lifespan raises it).
+ */
+export function keepAlive(server) {
+  if (process.env.BENCH_KEEP_ALIVE_MS) server.keepAliveTimeout = Number(process.env.BENCH_KEEP_ALIVE_MS);
+}
+
 /** Sends the port over IPC, then drops the channel so that it cannot keep the process alive. */
 export function announce(port) {
   process.send({ port }, () => process.disconnect());

@@ -3,10 +3,11 @@
 import http from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { announce, handler, recordConnections } from './common.mjs';
+import { announce, handler, keepAlive, recordConnections } from './common.mjs';
 
 const { createLifecycle } = await import(pathToFileURL(join(process.env.BENCH_LIFESPAN_CORE, 'index.js')).href);
 const server = http.createServer(handler);
 createLifecycle(process.env.BENCH_LIFESPAN_OPTIONS ? JSON.parse(process.env.BENCH_LIFESPAN_OPTIONS) : undefined).attach(server);
+keepAlive(server);
 recordConnections(server);
 server.listen(0, '127.0.0.1', () => announce(server.address().port));
