@@ -19,7 +19,7 @@ const epochNow = () => performance.timeOrigin + performance.now();
 export const contenders = [
   { id: 'lifespan', label: 'Lifespan', setup: '`createLifecycle().attach(server)` on node:http, defaults (SIGTERM/SIGINT, exit code from the report)' },
   { id: 'terminus', label: '@godaddy/terminus', setup: '`createTerminus(server, { signal: "SIGTERM", onSignal })`, default timeout 1000 ms' },
-  { id: 'http-terminator', label: 'http-terminator', setup: '`createHttpTerminator({ server })`, SIGTERM -> `await terminate()` -> `exit(0)`; default 5000 ms grace' },
+  { id: 'http-terminator', label: 'http-terminator', setup: '`createHttpTerminator({ server })`, SIGTERM -> `await terminate()` -> `exit(0)`; its default 1000 ms grace (gracefulTerminationTimeout)' },
   { id: 'stoppable', label: 'stoppable', setup: '`stoppable(server)` (grace Infinity), SIGTERM -> `server.stop(cb)` -> `exit(0)`' },
   { id: 'close-with-grace', label: 'close-with-grace', setup: '`closeWithGrace(async () => close server)`, default delay 10000 ms' },
   { id: 'http-graceful-shutdown', label: 'http-graceful-shutdown', setup: '`gracefulShutdown(server)`, defaults (timeout 30000 ms, forceExit)' },

@@ -1,4 +1,4 @@
-// http-terminator with its README defaults (gracefulTerminationTimeout 5000 ms); SIGTERM -> terminate() -> exit 0.
+// http-terminator with its README defaults (gracefulTerminationTimeout 1000 ms: its code's default; its README once said 5000); SIGTERM -> terminate() -> exit 0.
 import http from 'node:http';
 import { createHttpTerminator } from 'http-terminator';
 import { announce, handler, keepAlive, recordConnections } from './common.mjs';
