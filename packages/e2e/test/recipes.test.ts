@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -9,6 +10,34 @@ import { startFixture } from './start-fixture';
 
 // The recipes of docs/recipes.md that need a server, each against a real one the test starts.
 const describePosix = process.platform === 'win32' ? describe.skip : describe;
+
+/**
+ * `prisma generate` of fixtures/prisma/schema.prisma into a fresh directory under node_modules/.cache
+ * (the generated runtime requires @prisma/client-runtime-utils, found from there; never committed);
+ * returns the client's path.
+ * Generating runs no engine (Prisma 7's client compiles queries in WebAssembly), but the CLI insists on
+ * finding a schema engine binary and would download one from binaries.prisma.sh: pointing
+ * PRISMA_SCHEMA_ENGINE_BINARY at a file that is never executed skips the download. CHECKPOINT_DISABLE:
+ * no update check leaves the machine.
+ */
+function generatePrismaClient(dir: string): string {
+  const output = path.join(dir, 'client');
+  const cli = require.resolve('prisma/build/index.js');
+  execFileSync(process.execPath, [cli, 'generate', '--schema', path.resolve(__dirname, '../fixtures/prisma/schema.prisma')], {
+    cwd: dir,
+    env: { ...process.env, PRISMA_CLIENT_OUTPUT: output, PRISMA_SCHEMA_ENGINE_BINARY: '/bin/false', CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+    stdio: 'pipe',
+  });
+  return output;
+}
+
+async function recipeConnections(postgres: { host: string; user: string }): Promise<number> {
+  const client = new pg.Client({ host: postgres.host, user: postgres.user, database: 'postgres' });
+  await client.connect();
+  const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'lifespan-recipe'");
+  await client.end();
+  return rows[0]!.n;
+}
 
 describePosix('docs/recipes.md, run', () => {
   it('pg Pool: a query in flight at SIGTERM is answered, then pool.end() runs in the close phase and leaves no connection behind', async () => {
@@ -25,6 +54,27 @@ describePosix('docs/recipes.md, run', () => {
     const { rows } = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'lifespan-recipe'");
     await client.end();
     expect(rows[0].n).toBe(0);
+  });
+
+  it('Prisma 7 with @prisma/adapter-pg: a query in flight at SIGTERM is answered, then $disconnect() runs in the close phase and leaves no connection behind', async () => {
+    const cache = path.resolve(__dirname, '../../../node_modules/.cache');
+    mkdirSync(cache, { recursive: true });
+    const dir = mkdtempSync(path.join(cache, 'lifespan-prisma-'));
+    try {
+      const prismaClient = generatePrismaClient(dir);
+      await using postgres = await startPostgres();
+      const app = await startFixture('recipe-prisma.mjs', { PGHOST: postgres.host, PGUSER: postgres.user, PRISMA_CLIENT: prismaClient });
+      const answer = fetch(`${app.url}/`).then((response) => response.text());
+      await app.until(() => app.events('request').length === 1, 'the request');
+      app.kill('SIGTERM');
+      expect(await answer).toBe('answered');
+      expect(await app.exited).toEqual({ code: 0, signal: null });
+      // The close phase: after the drain, so after the query in flight was answered.
+      expect(app.lines().slice(0, 3)).toEqual(['query:answered', 'close:prisma', 'prisma:disconnected']);
+      expect(await recipeConnections(postgres)).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('ioredis: a command due after SIGTERM is sent and answered, then quit() closes the client in the close phase', async () => {
