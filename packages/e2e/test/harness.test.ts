@@ -8,8 +8,7 @@ import type { ClientRecord, ServerFact } from './load-harness';
 const describePosix = process.platform === 'win32' ? describe.skip : describe;
 // The fixture shows what node:http's own server.close() loses (Node 19+ closes idle keep-alive
 // connections at once): a check of the harness against a known loss, so its server runs on Node.
-// Bun's close() loses requests too, but not always in that way (a CI run under load saw one that
-// was not written after a recorded FIN), and that is Bun's behaviour, not the harness's.
+// (Bun's close() loses requests too; what it loses is Bun's behaviour, not the harness's.)
 const describeNodeServer = describePosix === describe && runtime.kind === 'node' ? describe : describe.skip;
 
 describe('classify(requests, facts) (harness/fates.cjs)', () => {
@@ -63,7 +62,11 @@ describeNodeServer('the load harness against plain server.close() (fixtures/serv
     expect(exit).toEqual({ code: 0, signal: null });
     expect(fates.counts.lost).toBeGreaterThan(0);
     expect(fates.counts.crossingFin).toBe(0);
-    // Each one written after the server's FIN, which the server ledger recorded, on a connection idle for less than the grace.
-    expect(fates.lost.filter((line) => !(line.includes('the handler never saw it') && line.includes('server FIN (destroy)')))).toEqual([]);
+    // None reached a handler: server.close() loses requests the server never saw.
+    expect(fates.lost.filter((line) => !line.includes('the handler never saw it'))).toEqual([]);
+    // Each one on a reused connection was written after the server's FIN, which the server ledger
+    // recorded. (A client's new connection that close() destroys as it is accepted, before its
+    // request, has no FIN in the ledger: seen in CI on Node and on Bun.)
+    expect(fates.lost.filter((line) => line.includes('(reused)') && !line.includes('server FIN (destroy)'))).toEqual([]);
   });
 });
