@@ -14,7 +14,7 @@ export interface ProcessLike {
   removeListener(event: string, listener: (...args: any[]) => void): unknown;
   exit(code?: number): void;
   /** Set when the shutdown is over; the process then ends once its event loop empties (see `exitWhenDrained()`). */
-  exitCode?: number | string | undefined;
+  exitCode?: number | string | null | undefined;
   /** A forked child's IPC channel (a cluster worker, PM2): let go once the shutdown is over. */
   readonly channel?: { unref(): void } | undefined;
   emitWarning(warning: string, options: { type?: string; code?: string; detail?: string }): void;
