@@ -125,6 +125,8 @@ async function runOne(scenario, contender) {
       sample.exit = exit.code ?? exit.signal;
       const cpu = JSON.parse(readFileSync(cpuFile, 'utf8'));
       sample.cpuMs = cpu.cpuUs / 1000;
+      sample.userMs = cpu.userUs / 1000;
+      sample.systemMs = cpu.systemUs / 1000;
       sample.serverWallMs = cpu.wallMs;
     }
     const { stats } = await done;
