@@ -45,26 +45,27 @@ if (role === 'client') {
           const used = process.cpuUsage(cpu);
           process.send({ mode, userMs: used.user / 1000, systemMs: used.system / 1000, wallMs: performance.now() - start });
         });
-        const list = server[Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'http.server.connections')];
-        for (const parser of list.all()) parser.socket?.destroy();
+        // Node's own one-loop destroy of every connection (public since Node 18.2).
+        server.closeAllConnections();
         server.close();
         if (mode === 'exit') process.exit(0);
       }, 300);
     });
   });
 } else {
+  // Only here: lib.mjs installs the parent's signal and exit handlers, which the children must not have.
+  const { median, ownChild } = await import('../lib.mjs');
   const count = Number(role ?? 10_000);
   const rounds = Number(rest[0] ?? 3);
   const results = { exit: [], natural: [] };
   for (let round = 0; round < rounds; round++) {
     for (const mode of round % 2 === 0 ? ['exit', 'natural'] : ['natural', 'exit']) {
-      const child = fork(fileURLToPath(import.meta.url), ['server', mode, String(count)]);
+      const child = ownChild(fork(fileURLToPath(import.meta.url), ['server', mode, String(count)]));
       const sample = await new Promise((resolve) => child.once('message', resolve));
       await new Promise((resolve) => child.once('exit', resolve));
       results[mode].push(sample.userMs + sample.systemMs);
       console.log(JSON.stringify({ round: round + 1, ...sample }));
     }
   }
-  const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
   console.log(`N=${count}: CPU from the destroy loop to exit, median of ${rounds}: process.exit() ${median(results.exit).toFixed(1)} ms, natural exit ${median(results.natural).toFixed(1)} ms`);
 }
