@@ -15,7 +15,7 @@ export interface Connection {
   bytesAtGrace: number;
   /** `socket.bytesRead` when Node last listed it idle (-1: never): with no byte since, no request can have begun. */
   bytesWhenIdle: number;
-  /** `now()` when the connection was opened (or adopted). */
+  /** `now()` when the connection was opened, or the latest it can have been (adopted from Node's list: the server's last accept). */
   readonly openedAt: number;
   /** Seen from its `'connection'` event on: no request on it went unseen. */
   readonly watchedFromStart: boolean;
@@ -91,8 +91,11 @@ export class ConnectionTracker {
     return connectionOf.get(socket);
   }
 
-  /** Starts tracking `socket` (`fromStart`: at its `'connection'` event); returns the record it already had, if any. */
-  adopt(socket: Socket, fromStart = false): Connection {
+  /**
+   * Starts tracking `socket` (`fromStart`: at its `'connection'` event; `openedAt`: the latest it
+   * can have been opened, if not now); returns the record it already had, if any.
+   */
+  adopt(socket: Socket, fromStart = false, openedAt = now()): Connection {
     const existing = connectionOf.get(socket);
     if (existing !== undefined) return existing;
     const connection: Connection = {
@@ -101,7 +104,7 @@ export class ConnectionTracker {
       timer: undefined,
       bytesAtGrace: 0,
       bytesWhenIdle: -1,
-      openedAt: now(),
+      openedAt,
       watchedFromStart: fromStart,
       responses: undefined,
       queued: undefined,
@@ -238,10 +241,12 @@ export class ConnectionTracker {
     res.once('close', onObservedClose);
   }
 
-  /** An `'upgrade'` or `'connect'` event handed this socket to the app: never idle, destroyed only at the timeout. */
+  /**
+   * An `'upgrade'` or `'connect'` event handed this socket to the app: never idle, destroyed only at
+   * the timeout. Tracked from now on whatever tracked it before: Node takes it off its list.
+   */
   observeUpgrade(socket: Socket): void {
-    const connection = connectionOf.get(socket);
-    if (connection !== undefined) connection.upgraded = true;
+    this.adopt(socket).upgraded = true;
   }
 
   /** Starts tracking an HTTP/2 session; `closing` sends it GOAWAY after `graceMs` (see `closeSession`). */

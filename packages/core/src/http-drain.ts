@@ -8,7 +8,7 @@ import type { LifecycleError } from './errors.js';
 import type { Connection } from './connection-tracker.js';
 import { IdleCloser } from './idle-closer.js';
 import { InflightTracker } from './inflight-tracker.js';
-import { checkSockets, closeIfIdle, lastActivity, loopTime, neverRead } from './node-internals.js';
+import { checkSockets, closeIfIdle, currentResponse, lastActivity, loopTime, neverRead } from './node-internals.js';
 import type { InflightOwner } from './inflight-tracker.js';
 import type { RequestScope } from './request-scope.js';
 import { now } from './run-hook.js';
@@ -96,7 +96,7 @@ export class HttpDrainer implements InflightOwner {
     });
     this.#inFlight = new InflightTracker(this, this.#connections, this.#closer);
     this.#servers = new ServerRegistry({
-      connection: (socket, fromStart) => void connections.adopt(socket, fromStart),
+      connection: (socket, fromStart, openedAt) => void connections.adopt(socket, fromStart, openedAt),
       session: (session) => connections.trackSession(session, this.#closing, this.#closer.graceMs),
       request: (req, res) => this.track(req, res),
       closeCalled: (server) => this.#host.onServerClose(server),
@@ -120,12 +120,15 @@ export class HttpDrainer implements InflightOwner {
     if (this.shutdownReason !== undefined) return this.#inFlight.responses.size;
     let busy = 0;
     for (const connection of this.#connections.connections) if (this.#connections.current(connection) != null) busy++;
+    for (const socket of this.#untracked()) if (currentResponse(socket) != null) busy++;
     return busy;
   }
 
   /** Number of open connections (and HTTP/2 sessions) now. */
   get connections(): number {
-    return this.#connections.size;
+    let untracked = 0;
+    for (const _socket of this.#untracked()) untracked++;
+    return this.#connections.size + untracked;
   }
 
   /** Servers attached, explicitly or lazily. */
@@ -170,18 +173,27 @@ export class HttpDrainer implements InflightOwner {
 
   /**
    * Tracks one request; idempotent, so both the server listener and an adapter may call it.
-   * Before shutdown a request costs next to nothing here: when shutdown begins, the requests in
-   * flight are found on their connections instead of being counted one by one all day long.
+   * Before shutdown a request costs next to nothing here: when shutdown begins, the connections are
+   * read from Node's list and the requests in flight found on them, instead of being counted one by
+   * one all day long.
    */
   track(req: IncomingMessage, res: ServerResponse): void {
     if (this.shutdownReason === undefined) {
-      // A connection opened before its server was attached is adopted at its first request.
       const socket = req.socket as Socket | null;
-      if (socket !== null && typeof socket.end === 'function') {
-        const connection = this.#connections.adopt(socket);
-        this.#connections.requestRead(connection, res);
-        if (this.#connections.watchesRequests) this.#connections.observe(req, res);
+      if (socket === null || typeof socket.end !== 'function') return;
+      let connection = this.#connections.of(socket);
+      if (connection === undefined) {
+        // Node lists the connection (adopted when shutdown begins): it needs a record now only if
+        // this request was pipelined behind another, for the queue that Node keeps out of sight.
+        if (this.#servers.listsConnectionOf(socket)) {
+          const current = currentResponse(socket);
+          if (current == null || current === res) return;
+        }
+        // Else a connection opened before its server was attached is adopted at its first request.
+        connection = this.#connections.adopt(socket);
       }
+      this.#connections.requestRead(connection, res);
+      if (this.#connections.watchesRequests) this.#connections.observe(req, res);
       return;
     }
     this.#inFlight.track(req, res);
@@ -195,6 +207,7 @@ export class HttpDrainer implements InflightOwner {
   /** Shutdown began: notify every in-flight request that asked to be told. Never throws. */
   begin(reason: string): void {
     this.shutdownReason = reason;
+    this.#guard('finding the open connections', () => this.#servers.adoptListed());
     // No request since attach() ran the self-check: the connections must tell, or be watched publicly.
     this.#guard('checking Node internals', () => {
       if (checkSockets(this.#sockets()) === false) this.#watchRequests();
@@ -283,6 +296,7 @@ export class HttpDrainer implements InflightOwner {
 
   /** Destroys everything still open; used when the process must go now. */
   destroyAll(): void {
+    this.#servers.adoptListed();
     this.#webSockets.terminateNow();
     this.#connections.destroyAll();
     this.#servers.destroyHidden();
@@ -319,6 +333,12 @@ export class HttpDrainer implements InflightOwner {
   #watchRequests(): void {
     this.#connections.watchRequests();
     this.#servers.watchRequests();
+  }
+
+  /** Connections Node lists that nobody tracks yet (none once shutdown began). */
+  *#untracked(): Iterable<Socket> {
+    if (this.shutdownReason !== undefined) return;
+    for (const socket of this.#servers.listedSockets()) if (this.#connections.of(socket) === undefined) yield socket;
   }
 
   *#sockets(): Iterable<Socket> {

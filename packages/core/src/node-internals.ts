@@ -88,9 +88,12 @@ export interface NodeCapabilities {
    */
   currentResponse: boolean | undefined;
   /**
-   * A server lists its connections: those accepted before `attach()` are adopted at once.
-   * Fallback: they are closed by Node's `closeIdleConnections()` once idle, and the drain waits for
-   * the server's `'close'` (which Node emits when its last connection is gone).
+   * A server lists its connections: none needs tracking before shutdown (once `currentResponse` is
+   * known true), when the list is read, and those accepted before `attach()` are found too.
+   * Fallback: each connection is tracked from its `'connection'` event (a record and a `'close'`
+   * listener each, bench/README.md "churn"); those accepted before `attach()` are closed by Node's
+   * `closeIdleConnections()` once idle, and the drain waits for the server's `'close'` (which Node
+   * emits when its last connection is gone).
    */
   connectionsList: boolean;
   /**
@@ -185,12 +188,13 @@ export function lastRequestRead(socket: Socket): unknown {
 
 /**
  * The open connections of a listening node:http(s) server, from the list Node keeps for
- * closeAllConnections(); undefined (and `connectionsList` false) if Node keeps none.
+ * closeAllConnections(); undefined (and `connectionsList` false, unless `quiet`: the server may
+ * never have listened) if Node keeps none.
  */
-export function connectionsOf(server: NetServer): Socket[] | undefined {
+export function connectionsOf(server: NetServer, quiet = false): Socket[] | undefined {
   const list = readers.connectionsList(server);
   if (list === undefined) {
-    if (capabilities().connectionsList) {
+    if (!quiet && capabilities().connectionsList) {
       capabilities().connectionsList = false;
       degraded('connectionsList', `server[Symbol(http.server.connections)] (${source}/_http_server.js#L192)`, "connections open before attach() are left to closeIdleConnections() and the server's 'close'");
     }

@@ -8,6 +8,7 @@ import type { Http2SessionLike } from './connection-tracker.js';
 import { isDisconnecting } from './cluster-worker.js';
 import { bindSessionSocket } from './session-socket.js';
 import { capabilities, checkRequest, closeListenerOnly, connectionsOf, isHttp2Server } from './node-internals.js';
+import { now } from './run-hook.js';
 
 const debug = debuglog('lifespan');
 
@@ -28,14 +29,21 @@ interface ServerRecord {
   listenerClosed: boolean;
   /** It had connections before attach() that Node would not list: the drain waits for its 'close'. */
   hidden: boolean;
+  /** Node's list of its connections was read, once it listened: it can be read again at shutdown. */
+  listed: boolean;
+  /** `now()` at its last accepted connection (or at attach()): the latest any connection Node lists for it was opened. */
+  lastAccept: number;
   /** The self-check of Node's records, until a request runs it. */
   check: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 }
 
 /** What the registry tells its owner. */
 export interface ServerEvents {
-  /** A connection of an attached server: accepted now (`fromStart`), or before the server was attached. */
-  connection(socket: Socket, fromStart: boolean): void;
+  /**
+   * A connection of an attached server: accepted now (`fromStart`), or earlier and found in Node's
+   * list (`openedAt`: the latest it can have been opened).
+   */
+  connection(socket: Socket, fromStart: boolean, openedAt?: number): void;
   /** An HTTP/2 session of an attached server. */
   session(session: Http2SessionLike): void;
   /** A server emitted 'close': its listener and every connection Node knew of are gone. */
@@ -94,6 +102,8 @@ export class ServerRegistry {
       closeEmitted: false,
       listenerClosed: false,
       hidden: false,
+      listed: false,
+      lastAccept: now(),
       check: undefined,
     };
     this.#servers.set(server, record);
@@ -120,7 +130,12 @@ export class ServerRegistry {
         else if (server instanceof TlsServer && (socket as TLSSocket).alpnProtocol !== 'h2') events.connection(socket, true);
       });
     } else {
-      this.#on(record, server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => events.connection(socket, true));
+      this.#on(record, server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => {
+        // Where Node's list of the connections can be read, a connection costs nothing until shutdown
+        // begins (adoptListed()), but the time of the last accept, for telling an unused preconnect.
+        if (this.#lists(record)) record.lastAccept = now();
+        else events.connection(socket, true);
+      });
       // The public sign of a socket handed over (WebSocket, CONNECT tunnel); on Node 26 it also
       // comes before an upgrade request's body was read, while node:http still parses it.
       for (const name of ['upgrade', 'connect'] as const) record.undo.push(mirrorListeners(server, name, (req: IncomingMessage) => events.upgraded(req.socket)));
@@ -129,8 +144,13 @@ export class ServerRegistry {
         // listen() under load) would otherwise be found only when they carry their next request.
         const sockets = connectionsOf(server);
         if (sockets === undefined) record.hidden = true;
-        else for (const socket of sockets) events.connection(socket, false);
+        else {
+          record.listed = true;
+          if (!this.#lists(record)) for (const socket of sockets) events.connection(socket, false);
+        }
       }
+      // Node makes the list when the server starts listening (after attach(), usually).
+      this.#on(record, 'listening', () => void (record.listed = connectionsOf(server) !== undefined));
       if (found.currentResponse === undefined) this.#checkOnFirstRequest(record);
       else if (this.#watching) this.#watchRequestsOf(record);
     }
@@ -154,6 +174,33 @@ export class ServerRegistry {
   /** Whether `server` was attached explicitly (not only because a request arrived on it). */
   isAttached(server: DrainableServer): boolean {
     return this.#servers.get(server)?.explicit === true;
+  }
+
+  /**
+   * Whether the connections of `socket`'s server are read from Node's list when shutdown begins
+   * rather than tracked one by one (nothing to do for it before shutdown but a pipeline's queue).
+   */
+  listsConnectionOf(socket: Socket): boolean {
+    const record = this.#servers.get((socket as { server?: unknown }).server as DrainableServer);
+    return record !== undefined && this.#lists(record);
+  }
+
+  /** Every connection Node lists for the attached HTTP/1 servers, tracked or not. */
+  listedSockets(): Socket[] {
+    const sockets: Socket[] = [];
+    for (const record of this.#servers.values()) if (record.listed) sockets.push(...(connectionsOf(record.server, true) ?? []));
+    return sockets;
+  }
+
+  /**
+   * Shutdown began (or the process must go now): every connection Node lists is adopted, with the
+   * server's last accept as the latest it was opened. Until then nobody tracked them.
+   */
+  adoptListed(): void {
+    for (const record of this.#servers.values()) {
+      if (!record.listed) continue;
+      for (const socket of connectionsOf(record.server, true) ?? []) this.#events.connection(socket, false, record.lastAccept);
+    }
   }
 
   /** Shutdown began: from now on every request of every attached server is reported. */
@@ -219,6 +266,15 @@ export class ServerRegistry {
       }
     }
     return closed;
+  }
+
+  /**
+   * Whether the connections of `record` are left to Node's list until shutdown: only where that list
+   * was read, once Node's record of responses was found readable too (else requests may have to be
+   * watched publicly from a connection's first byte), and never during shutdown.
+   */
+  #lists(record: ServerRecord): boolean {
+    return record.listed && !this.#shuttingDown && capabilities().currentResponse === true;
   }
 
   #checkOnFirstRequest(record: ServerRecord): void {
