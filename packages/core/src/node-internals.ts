@@ -114,6 +114,7 @@ export interface NodeCapabilities {
 
 let detected: NodeCapabilities | undefined;
 let symbolOfTimeout: symbol | null | undefined;
+let symbolOfHandle: symbol | null | undefined;
 
 /** The capabilities record, detected on first use (the first `attach()`). */
 export function capabilities(): NodeCapabilities {
@@ -245,8 +246,10 @@ interface BunSocketHandle {
  * @see https://github.com/oven-sh/bun/blob/bun-v1.4.5/src/js/node/_http_server.ts (closeIdleConnections: socket[kHandle]?.closeIfIdle())
  */
 export function closeIfIdle(socket: Socket): boolean | undefined {
-  const symbol = Object.getOwnPropertySymbols(socket).find((candidate) => candidate.description === 'handle');
-  const handle = symbol === undefined ? undefined : (socket as unknown as Record<symbol, unknown>)[symbol];
+  // Found once, by its description, on the first socket asked about (every socket of a runtime has it, or none).
+  if (symbolOfHandle === undefined) symbolOfHandle = Object.getOwnPropertySymbols(socket).find((candidate) => candidate.description === 'handle') ?? null;
+  if (symbolOfHandle === null) return undefined;
+  const handle = (socket as unknown as Record<symbol, unknown>)[symbolOfHandle];
   if (handle === null || typeof handle !== 'object' || typeof (handle as Partial<BunSocketHandle>).closeIfIdle !== 'function') return undefined;
   return (handle as BunSocketHandle).closeIfIdle() === true;
 }
