@@ -116,7 +116,8 @@ export class ConnectionTracker {
     if (this.#public) this.#watch(connection);
     connectionOf.set(socket, connection);
     this.connections.add(connection);
-    socket.once('close', onSocketClose);
+    // on(), not once(): a socket closes once, and once() would allocate a wrapper per connection.
+    socket.on('close', onSocketClose);
     this.#events.adopted(connection);
     return connection;
   }
