@@ -8,7 +8,7 @@ import type { LifecycleError } from './errors.js';
 import type { Connection } from './connection-tracker.js';
 import { IdleCloser } from './idle-closer.js';
 import { InflightTracker } from './inflight-tracker.js';
-import { checkSockets, closeIfIdle, currentResponse, lastActivity, loopTime, neverRead } from './node-internals.js';
+import { checkSockets, closeIfIdle, currentResponse, lastActivity, loopTime, neverRead, serverOf } from './node-internals.js';
 import type { InflightOwner } from './inflight-tracker.js';
 import type { RequestScope } from './request-scope.js';
 import { now } from './run-hook.js';
@@ -185,7 +185,7 @@ export class HttpDrainer implements InflightOwner {
       if (connection === undefined) {
         // Node lists the connection (adopted when shutdown begins): it needs a record now only if
         // this request was pipelined behind another, for the queue that Node keeps out of sight.
-        if (this.#servers.listsConnectionOf(socket)) {
+        if (this.#servers.listsConnectionsOf(serverOf(req))) {
           const current = currentResponse(socket);
           if (current == null || current === res) return;
         }

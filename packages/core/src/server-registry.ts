@@ -177,11 +177,11 @@ export class ServerRegistry {
   }
 
   /**
-   * Whether the connections of `socket`'s server are read from Node's list when shutdown begins
-   * rather than tracked one by one (nothing to do for it before shutdown but a pipeline's queue).
+   * Whether the connections of `server` are read from Node's list when shutdown begins rather than
+   * tracked one by one (nothing to do for them before shutdown but a pipeline's queue).
    */
-  listsConnectionOf(socket: Socket): boolean {
-    const record = this.#servers.get((socket as { server?: unknown }).server as DrainableServer);
+  listsConnectionsOf(server: unknown): boolean {
+    const record = this.#servers.get(server as DrainableServer);
     return record !== undefined && this.#lists(record);
   }
 
